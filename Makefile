@@ -1,0 +1,46 @@
+# BlogItEarnIt — every target bootstraps .venv from a bare Python 3.11+ when it is missing or stale.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+STAMP := $(VENV)/.installed
+
+.PHONY: venv run demo serve test check lint typecheck bench browser clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
+	$(BIN)/uv pip sync -q --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	@touch $(STAMP)
+
+## make run: the real thing on SQLite (public Mastodon tag feeds + any platform with credentials)
+run: venv
+	$(BIN)/bie db upgrade
+	$(BIN)/bie serve --bootstrap-public-sources
+
+## make demo: simulator + seeded programme + serve, moving leaderboards
+demo: venv
+	$(BIN)/bie demo
+
+test: venv
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check app collectors scoring simulator tests bench
+
+typecheck: venv
+	$(BIN)/mypy app collectors scoring
+	$(BIN)/mypy tests
+
+check: lint typecheck test
+
+bench: venv
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
