@@ -1,0 +1,99 @@
+"""Text facts of a post: tags, own text, normalised text and shingles (DESIGN §5 "Terms").
+
+Choices that §5 leaves open are written down in docs/decisions-scoring.md.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+__all__ = [
+    "TextFacts",
+    "analyse_text",
+    "jaccard_at_least",
+    "normalise_tag",
+    "shingles",
+]
+
+# A link is a scheme followed by "://" and non-space characters; the trailing punctuation that
+# usually closes a sentence or a bracket is not part of it (as linkifiers do).
+_LINK = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s<>\"]*[^\s<>\".,;:!?'’)\]}]")
+# @user, @user@server, @handle.bsky.social; not the middle of an e-mail address.
+_MENTION = re.compile(r"(?<![\w@])[@＠]\w(?:[\w.-]*\w)?(?:@\w(?:[\w.-]*\w)?)?")
+# #tag needs at least one letter or underscore (so "#1" is not a tag), as Mastodon does.
+_HASHTAG = re.compile(r"(?<![\w&#＃/])[#＃](\w*[^\W\d]\w*)")
+
+
+def _is_punctuation_or_symbol(character: str) -> bool:
+    return unicodedata.category(character)[0] in "PS"
+
+
+def normalise_tag(tag: str) -> str:
+    """Return a tag in comparable form: without a leading '#', NFKC, case-folded."""
+    tag = unicodedata.normalize("NFKC", tag).lstrip("#")
+    return unicodedata.normalize("NFKC", tag.casefold())
+
+
+@dataclass(frozen=True, slots=True)
+class TextFacts:
+    """What the rules read from a post's plain text."""
+
+    hashtags: frozenset[str]
+    own_text: str
+    own_length: int
+    normalised: str
+
+
+@lru_cache(maxsize=65536)
+def analyse_text(text: str) -> TextFacts:
+    """Return the hashtags (normalised), own text, its length and normalised text of a text."""
+    text = unicodedata.normalize("NFC", text)
+    without_links = _LINK.sub(" ", text)
+    hashtags = frozenset(
+        normalise_tag(match.group(1)) for match in _HASHTAG.finditer(without_links)
+    )
+    without_mentions = _MENTION.sub(" ", without_links)
+    without_tags = _HASHTAG.sub(" ", without_mentions)
+    own_text = " ".join(without_tags.split())
+    punctuation_as_spaces = "".join(
+        " " if _is_punctuation_or_symbol(character) else character for character in own_text.lower()
+    )
+    normalised = " ".join(punctuation_as_spaces.split())
+    return TextFacts(
+        hashtags=hashtags, own_text=own_text, own_length=len(own_text), normalised=normalised
+    )
+
+
+def shingles(normalised: str, size: int) -> frozenset[str]:
+    """Return the set of `size`-character shingles; a shorter non-empty text is its own shingle."""
+    if not normalised:
+        return frozenset()
+    if len(normalised) <= size:
+        return frozenset((normalised,))
+    return frozenset(
+        normalised[index : index + size] for index in range(len(normalised) - size + 1)
+    )
+
+
+def jaccard_at_least(
+    first: frozenset[str], second: frozenset[str], *, numerator: int, denominator: int
+) -> bool:
+    """Return whether |A∩B| / |A∪B| >= numerator/denominator, exactly; empty sets never match."""
+    if not first or not second:
+        return False
+    smaller, larger = sorted((len(first), len(second)))
+    # |A∩B| <= |smaller| and |A∪B| >= |larger|, so a size ratio below the threshold cannot match.
+    if smaller * denominator < numerator * larger:
+        return False
+    common = len(first & second)
+    union = len(first) + len(second) - common
+    return common * denominator >= numerator * union
+
+
+def normalised_tags(tags: Iterable[str]) -> frozenset[str]:
+    """Return platform tags in comparable form."""
+    return frozenset(normalise_tag(tag) for tag in tags)
