@@ -1,0 +1,92 @@
+"""Rule sets, per-post verdicts and leaderboard entries, per (event, rule-set version)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.core.fields import json_field, utc_field
+
+
+class RuleSet(SQLModel, table=True):
+    """A rule set copied into the database; a change of rules is a new version, never an edit."""
+
+    __tablename__ = "rule_sets"
+
+    id: int | None = Field(default=None, primary_key=True)
+    version: str = Field(max_length=32, unique=True)
+    toml: str = Field(sa_type=Text)
+    sha256: str = Field(max_length=64)
+    created_at: datetime = utc_field(now=True)
+
+
+class PostVerdict(SQLModel, table=True):
+    __tablename__ = "post_verdicts"
+    __table_args__ = (
+        UniqueConstraint("event_id", "rules_version", "post_id", name="uq_verdict"),
+        Index("ix_verdicts_event_reporter", "event_id", "rules_version", "reporter_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="events.id", ondelete="CASCADE")
+    rules_version: str = Field(max_length=32)
+    post_id: int = Field(foreign_key="posts.id", index=True, ondelete="CASCADE")
+    reporter_id: int | None = Field(default=None, foreign_key="reporters.id", ondelete="CASCADE")
+    counted: bool = False
+    points: int = 0  # thousandths, after the daily cap
+    base_points: int = 0
+    engagement_points: int = 0
+    reasons: list[str] = json_field()
+    day: date | None = None  # the post's day in the event's time zone
+    computed_at: datetime = utc_field(now=True)
+
+
+class LeaderboardEntry(SQLModel, table=True):
+    __tablename__ = "leaderboard_entries"
+    __table_args__ = (
+        UniqueConstraint("event_id", "rules_version", "reporter_id", name="uq_leaderboard_entry"),
+        Index("ix_leaderboard_rank", "event_id", "rules_version", "rank"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="events.id", ondelete="CASCADE")
+    rules_version: str = Field(max_length=32)
+    reporter_id: int = Field(foreign_key="reporters.id", ondelete="CASCADE")
+    rank: int
+    previous_rank: int | None = None
+    movement: int | None = None
+    score: int = 0  # thousandths
+    posts_counted: int = 0
+    days_covered: int = 0
+    platforms: list[str] = json_field()
+    first_counted_at: datetime | None = utc_field()
+    breakdown: dict[str, Any] = json_field(list_=False)
+    computed_at: datetime = utc_field(now=True)
+
+
+class ScoreHistory(SQLModel, table=True):
+    """A reporter's score and rank each time they changed (the score-over-time chart)."""
+
+    __tablename__ = "score_history"
+    __table_args__ = (Index("ix_score_history_event_reporter", "event_id", "reporter_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="events.id", ondelete="CASCADE")
+    reporter_id: int = Field(foreign_key="reporters.id", ondelete="CASCADE")
+    at: datetime = utc_field(now=True)
+    score: int
+    rank: int
+
+
+class ScoreDirty(SQLModel, table=True):
+    """A reporter whose posts changed since their last scoring (written with the ingest page)."""
+
+    __tablename__ = "score_dirty"
+    __table_args__ = (UniqueConstraint("reporter_id", name="uq_score_dirty_reporter"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    reporter_id: int = Field(foreign_key="reporters.id", ondelete="CASCADE")
+    marked_at: datetime = utc_field(now=True)
