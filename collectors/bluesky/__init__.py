@@ -1,0 +1,1 @@
+"""Bluesky (AT Protocol): ``client.BlueskyCollector`` (atproto SDK) and the pure ``mapping``."""
