@@ -1,0 +1,281 @@
+"""Map one Mastodon status (raw JSON) to a ``CollectedPost``; pure, no network.
+
+Decisions:
+- ``global_key`` is the status ``uri`` (the same on every server a post federated to). A boost keeps
+  its own ``uri`` as key, ``kind=REPOST`` and ``repost_of`` = the boosted status's ``uri``; its text,
+  html and tags are the boosted status's (what a timeline shows), its counts its own.
+- ``author_key`` is ``mastodon:user@domain``: the domain comes from ``acct`` when it has one, else
+  from ``server_domain`` (the server we read from), else from the account's profile URL.
+- Missing ``visibility`` is taken as public (tag feeds list only public statuses); an unknown value
+  (``local``, ``limited``…) as private, so it never counts by mistake.
+- Counts that are not non-negative integers become 0 rather than failing the whole post.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import urlsplit
+
+import nh3
+
+from collectors.base import BadPayload, CollectedPost, Platform, PostKind, Visibility
+
+_VISIBILITIES = {v.value: v for v in Visibility}
+_HOST_RE = re.compile(r"^[\w.-]+(?::\d+)?$")
+
+
+def map_item(raw: Mapping[str, Any], server_domain: str | None = None) -> CollectedPost:
+    """Map one status; raise ``BadPayload`` for anything unmappable, never anything else."""
+    try:
+        return _map(raw, server_domain)
+    except BadPayload:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError) as exc:
+        raise BadPayload(f"unmappable status: {type(exc).__name__}: {exc}") from exc
+
+
+def account_key(account: Any, server_domain: str | None = None) -> str:
+    """``mastodon:user@domain`` (lower-case) for an account object."""
+    if not isinstance(account, Mapping):
+        raise BadPayload("account is not an object")
+    acct = _text(account.get("acct")) or _text(account.get("username"))
+    if not acct:
+        raise BadPayload("account has no acct")
+    user, _, domain = acct.lstrip("@").partition("@")
+    if not domain:
+        domain = server_domain or _host(account.get("url")) or ""
+    if not user or not domain or not _HOST_RE.match(domain) or not re.match(r"^[\w.-]+$", user):
+        raise BadPayload(f"cannot build an account key from acct {acct!r}")
+    return f"mastodon:{user}@{domain}".lower()
+
+
+def html_to_text(content: str, mentions: Sequence[Any] = ()) -> str:
+    """Plain text of a status: links as their URL, ``#tag``, ``@acct``, breaks as newlines."""
+    by_url = {
+        m.get("url"): m.get("acct")
+        for m in mentions
+        if isinstance(m, Mapping) and isinstance(m.get("acct"), str)
+    }
+    parser = _TextParser(by_url)
+    parser.feed(_scrub(content))
+    parser.close()
+    return parser.text()
+
+
+# --- internals ----------------------------------------------------------------------------------
+
+
+def _map(raw: Mapping[str, Any], server_domain: str | None) -> CollectedPost:
+    if not isinstance(raw, Mapping):
+        raise BadPayload("status is not an object")
+    local_id = _id(raw.get("id"))
+    uri = _text(raw.get("uri"))
+    if not uri:
+        raise BadPayload(f"status {local_id} has no uri")
+    created_at = _time(raw.get("created_at"), "created_at")
+    edited_at = _time(raw["edited_at"], "edited_at") if raw.get("edited_at") is not None else None
+    author = account_key(raw.get("account"), server_domain)
+    account = raw["account"]
+
+    reblog = raw.get("reblog")
+    kind = PostKind.POST
+    repost_of = None
+    shown: Mapping[str, Any] = raw  # the status whose content is displayed
+    if reblog is not None:
+        if not isinstance(reblog, Mapping) or not _text(reblog.get("uri")):
+            raise BadPayload(f"status {local_id}: boost without a boosted status uri")
+        kind, repost_of, shown = PostKind.REPOST, _text(reblog.get("uri")), reblog
+    elif raw.get("quote") is not None or raw.get("quote_id") is not None:
+        kind = PostKind.QUOTE
+    elif raw.get("in_reply_to_id") is not None:
+        kind = PostKind.REPLY
+
+    content = shown.get("content")
+    if content is not None and not isinstance(content, str):
+        raise BadPayload(f"status {local_id}: content is not a string")
+    mentions = shown.get("mentions")
+    mentions = mentions if isinstance(mentions, list) else []
+    text = html_to_text(content or "", mentions)
+    media = shown.get("media_attachments")
+
+    alias = _profile_alias(account, author)
+    return CollectedPost(
+        platform=Platform.MASTODON,
+        global_key=uri,
+        local_id=local_id,
+        url=_text(raw.get("url")) or None,
+        author_key=author,
+        author_name=_text(account.get("display_name")) or None,
+        created_at=created_at,
+        text=text,
+        html=nh3.clean(_scrub(content)) if content else None,
+        edited_at=edited_at,
+        tags=_tags(shown.get("tags"), text),
+        media_count=len(media) if isinstance(media, list) else 0,
+        kind=kind,
+        visibility=_visibility(raw.get("visibility")),
+        likes=_count(raw.get("favourites_count")),
+        reposts=_count(raw.get("reblogs_count")),
+        replies=_count(raw.get("replies_count")),
+        language=_text(raw.get("language")) or None,
+        version=(edited_at or created_at).isoformat(),
+        repost_of=repost_of,
+        author_aliases=(alias,) if alias else (),
+        raw=dict(raw),
+    )
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _id(value: Any) -> str:
+    # Ids are opaque strings; some servers send numbers. Never interpret them.
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise BadPayload(f"status id {value!r} is not a string")
+    text = str(value).strip()
+    if not text:
+        raise BadPayload("status has an empty id")
+    return text
+
+
+def _time(value: Any, name: str) -> datetime:
+    if not isinstance(value, str):
+        raise BadPayload(f"{name} {value!r} is not a timestamp")
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise BadPayload(f"{name} {value!r} is not ISO-8601") from exc
+    if moment.tzinfo is None:  # Mastodon always sends UTC; a server that omits the zone means it
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return 0
+    return value
+
+
+def _visibility(value: Any) -> Visibility:
+    if value is None:
+        return Visibility.PUBLIC
+    return _VISIBILITIES.get(value, Visibility.PRIVATE) if isinstance(value, str) else Visibility.PRIVATE
+
+
+def _host(url: Any) -> str | None:
+    if not isinstance(url, str):
+        return None
+    try:
+        host = urlsplit(url.strip()).hostname
+    except ValueError:
+        return None
+    return host or None
+
+
+def _profile_alias(account: Mapping[str, Any], author: str) -> str | None:
+    """The account as spelt with its profile URL's host, when that differs from its handle's."""
+    host = _host(account.get("url"))
+    user = author.removeprefix("mastodon:").partition("@")[0]
+    if not host or not _HOST_RE.match(host):
+        return None
+    alias = f"mastodon:{user}@{host}".lower()
+    return alias if alias != author else None
+
+
+def _tags(value: Any, text: str) -> tuple[str, ...]:
+    """Platform tags (``tags[].name``) then hashtags of the text not already there (any case)."""
+    names: list[str] = []
+    if isinstance(value, list):
+        names = [
+            t["name"].strip()
+            for t in value
+            if isinstance(t, Mapping) and isinstance(t.get("name"), str) and t["name"].strip()
+        ]
+    seen = {name.casefold() for name in names}
+    for word in re.findall(r"(?<![\w/])#(\w+)", text):
+        if word.casefold() not in seen:
+            seen.add(word.casefold())
+            names.append(word)
+    return tuple(names)
+
+
+def _scrub(text: str) -> str:
+    """Drop what nh3 and the HTML parser cannot take (lone surrogates, NULs)."""
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
+
+
+class _TextParser(HTMLParser):
+    """Render status HTML as plain text the way scoring reads it."""
+
+    _BLOCKS = frozenset(
+        {"p", "div", "blockquote", "li", "ul", "ol", "pre", "h1", "h2", "h3", "h4", "h5", "h6"}
+    )
+
+    def __init__(self, mention_accts: Mapping[Any, Any]) -> None:
+        super().__init__(convert_charrefs=True)
+        self._mentions = mention_accts
+        self._out: list[str] = []
+        self._link: tuple[str, str] | None = None  # (href, class) of the open <a>
+        self._link_text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "br":
+            self._emit("\n")
+        elif tag in self._BLOCKS:
+            self._block()
+        elif tag == "a" and self._link is None:
+            values = dict(attrs)
+            self._link = ((values.get("href") or "").strip(), values.get("class") or "")
+            self._link_text = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._link is not None:
+            href, classes = self._link
+            self._link = None
+            self._emit(self._render_link(href, classes, "".join(self._link_text).strip()))
+        elif tag in self._BLOCKS:
+            self._block()
+
+    def handle_data(self, data: str) -> None:
+        if self._link is not None:
+            self._link_text.append(data)
+        else:
+            self._emit(data)
+
+    def close(self) -> None:
+        super().close()
+        if self._link is not None:  # an <a> never closed: keep what it said
+            href, classes = self._link
+            self._link = None
+            self._emit(self._render_link(href, classes, "".join(self._link_text).strip()))
+
+    def text(self) -> str:
+        text = "".join(self._out)
+        lines = [re.sub(r"[ \t\r\f\v]+", " ", line).strip() for line in text.split("\n")]
+        return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+    def _render_link(self, href: str, classes: str, label: str) -> str:
+        words = classes.split()
+        if "hashtag" in words or (label.startswith("#") and "mention" in words):
+            return "#" + label.lstrip("#") if label.lstrip("#") else ""
+        if "mention" in words or label.startswith("@"):
+            acct = self._mentions.get(href)
+            return "@" + (acct if isinstance(acct, str) and acct else label.lstrip("@"))
+        if not href.lower().startswith(("http://", "https://")):
+            return label
+        shown = label.replace("…", "").replace("...", "").strip()
+        if not shown or shown.lower().startswith(("http://", "https://")) or shown in href:
+            return href
+        return f"{label} {href}"
+
+    def _emit(self, text: str) -> None:
+        self._out.append(text)
+
+    def _block(self) -> None:
+        if self._out and not "".join(self._out[-2:]).endswith("\n\n"):
+            self._out.append("\n\n")
