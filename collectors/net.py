@@ -228,7 +228,13 @@ def fetch_guarded(
         try:
             location = response.headers.get("location")
             if response.status_code in REDIRECT_STATUSES and location:
-                current = urljoin(current, location.strip())
+                target = urljoin(current, location.strip())
+                if _origin(target) != _origin(current) and headers:
+                    # Credentials are for the origin they were given for, never for a redirect.
+                    headers = {
+                        k: v for k, v in headers.items() if k.lower() not in ("authorization", "cookie")
+                    }
+                current = target
                 continue
             content = _read_capped(response, max_bytes=max_bytes, deadline=deadline)
             return FetchResult(
@@ -241,6 +247,14 @@ def fetch_guarded(
         finally:
             response.close()
     raise BadPayload(f"too many redirects (more than {max_redirects}) from {url}")
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    try:
+        parts = urlsplit(url)
+        return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
+    except ValueError:
+        return "", "", None
 
 
 def _read_capped(response: httpx.Response, *, max_bytes: int, deadline: float) -> bytes:
