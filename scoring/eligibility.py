@@ -135,9 +135,7 @@ def assess_eligibility(
 ) -> Eligibility:
     """Check each fee reimbursement criterion of a reporter; propose a subsidy if all pass."""
     if result.reporter_id != reporter.reporter_id:
-        raise ValueError(
-            f"result of reporter {result.reporter_id} given for reporter {reporter.reporter_id}"
-        )
+        raise ValueError(f"result of reporter {result.reporter_id} given for reporter {reporter.reporter_id}")
     defaults = rules.eligibility
     min_posts = _override(event.min_posts, defaults.min_posts)
     min_days = _override(event.min_event_days, defaults.min_event_days)

@@ -357,9 +357,7 @@ def _breakdown(context: _Context, counted: list[_Assessed]) -> ScoreBreakdown:
     after_cap = sum(assessed.points for assessed in counted)
     daily_cap_effect = after_cap - base - engagement
     counted_days = tuple(sorted({assessed.day for assessed in counted}))
-    event_days_covered = sum(
-        1 for day in counted_days if context.event.start <= day <= context.event.end
-    )
+    event_days_covered = sum(1 for day in counted_days if context.event.start <= day <= context.event.end)
     platforms = tuple(sorted({assessed.post.platform for assessed in counted}))
     day_bonus = rules.coverage.event_day_bonus * event_days_covered
     platform_bonus = rules.coverage.extra_platform_bonus * max(0, len(platforms) - 1)
@@ -399,8 +397,7 @@ def score_reporter(
     for post in unique:
         if post.reporter_id != reporter.reporter_id:
             raise ValueError(
-                f"post {post.post_id} belongs to reporter {post.reporter_id}, "
-                f"not {reporter.reporter_id}"
+                f"post {post.post_id} belongs to reporter {post.reporter_id}, not {reporter.reporter_id}"
             )
     excluded_engagers = reporter.verified_account_keys | other_reporters_verified_keys
     assessed = [
@@ -437,11 +434,7 @@ def score_unowned_posts(
         if post.reporter_id is not None:
             raise ValueError(f"post {post.post_id} belongs to reporter {post.reporter_id}")
     return tuple(
-        _verdict(
-            _assess(
-                context, post, has_reporter=False, registered=False, excluded_engagers=frozenset()
-            )
-        )
+        _verdict(_assess(context, post, has_reporter=False, registered=False, excluded_engagers=frozenset()))
         for post in unique
     )
 
@@ -500,10 +493,7 @@ def rank_leaderboard(
 def registered_verified_keys(reporters: Iterable[ReporterFacts]) -> frozenset[str]:
     """Return the verified account keys of every registered reporter (engagement to leave out)."""
     return frozenset(
-        key
-        for reporter in reporters
-        if reporter.registered
-        for key in reporter.verified_account_keys
+        key for reporter in reporters if reporter.registered for key in reporter.verified_account_keys
     )
 
 

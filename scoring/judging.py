@@ -82,9 +82,7 @@ def judge_entry_score(*, rubric: Sequence[RubricCriterion], scores: Mapping[str,
     with localcontext() as context:
         context.prec = _PRECISION
         total_weight = sum((criterion.weight for criterion in rubric), Decimal(0))
-        weighted = sum(
-            (criterion.weight * scores[criterion.key] for criterion in rubric), Decimal(0)
-        )
+        weighted = sum((criterion.weight * scores[criterion.key] for criterion in rubric), Decimal(0))
         return weighted / total_weight
 
 
@@ -135,9 +133,7 @@ def aggregate_judging(
             raise ValueError(f"entry {judge_score.entry_id} is not on the shortlist")
         entries = by_judge[judge_score.judge_id]
         if judge_score.entry_id in entries:
-            raise ValueError(
-                f"judge {judge_score.judge_id} scored entry {judge_score.entry_id} twice"
-            )
+            raise ValueError(f"judge {judge_score.judge_id} scored entry {judge_score.entry_id} twice")
         entries[judge_score.entry_id] = judge_entry_score(rubric=rubric, scores=judge_score.scores)
 
     normalised_by_entry: dict[int, list[Decimal]] = defaultdict(list)
@@ -154,15 +150,9 @@ def aggregate_judging(
         context.prec = _PRECISION
         for entry_id in automatic_scores:
             judged = normalised_by_entry.get(entry_id, [])
-            judge_component = (
-                sum(judged, Decimal(0)) / Decimal(len(judged)) if judged else Decimal(0)
-            )
-            combined = (1 - automatic_weight) * judge_component + automatic_weight * automatic[
-                entry_id
-            ]
-            rows.append(
-                (_reported(combined), entry_id, _reported(judge_component), automatic[entry_id])
-            )
+            judge_component = sum(judged, Decimal(0)) / Decimal(len(judged)) if judged else Decimal(0)
+            combined = (1 - automatic_weight) * judge_component + automatic_weight * automatic[entry_id]
+            rows.append((_reported(combined), entry_id, _reported(judge_component), automatic[entry_id]))
     rows.sort(key=lambda row: (-row[0], row[1]))
 
     counts: dict[Decimal, int] = defaultdict(int)

@@ -82,9 +82,7 @@ class EngagementRules:
 
     def bonus(self, *, likes: int, reposts: int, replies: int) -> int:
         """Return the engagement bonus in thousandths for already-filtered counts."""
-        weighted = (
-            likes * self.like_weight + reposts * self.repost_weight + replies * self.reply_weight
-        )
+        weighted = likes * self.like_weight + reposts * self.repost_weight + replies * self.reply_weight
         table = self.bonus_table
         return table[weighted] if weighted < len(table) else self.cap
 

@@ -37,10 +37,7 @@ def to_canonical(value: Any) -> Any:
     if isinstance(value, date | time):
         return value.isoformat()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            field.name: to_canonical(getattr(value, field.name))
-            for field in dataclasses.fields(value)
-        }
+        return {field.name: to_canonical(getattr(value, field.name)) for field in dataclasses.fields(value)}
     if isinstance(value, Mapping):
         converted: dict[str, Any] = {}
         for key, item in value.items():

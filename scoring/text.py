@@ -53,9 +53,7 @@ def analyse_text(text: str) -> TextFacts:
     """Return the hashtags (normalised), own text, its length and normalised text of a text."""
     text = unicodedata.normalize("NFC", text)
     without_links = _LINK.sub(" ", text)
-    hashtags = frozenset(
-        normalise_tag(match.group(1)) for match in _HASHTAG.finditer(without_links)
-    )
+    hashtags = frozenset(normalise_tag(match.group(1)) for match in _HASHTAG.finditer(without_links))
     without_mentions = _MENTION.sub(" ", without_links)
     without_tags = _HASHTAG.sub(" ", without_mentions)
     own_text = " ".join(without_tags.split())
@@ -63,9 +61,7 @@ def analyse_text(text: str) -> TextFacts:
         " " if _is_punctuation_or_symbol(character) else character for character in own_text.lower()
     )
     normalised = " ".join(punctuation_as_spaces.split())
-    return TextFacts(
-        hashtags=hashtags, own_text=own_text, own_length=len(own_text), normalised=normalised
-    )
+    return TextFacts(hashtags=hashtags, own_text=own_text, own_length=len(own_text), normalised=normalised)
 
 
 def shingles(normalised: str, size: int) -> frozenset[str]:
@@ -74,9 +70,7 @@ def shingles(normalised: str, size: int) -> frozenset[str]:
         return frozenset()
     if len(normalised) <= size:
         return frozenset((normalised,))
-    return frozenset(
-        normalised[index : index + size] for index in range(len(normalised) - size + 1)
-    )
+    return frozenset(normalised[index : index + size] for index in range(len(normalised) - size + 1))
 
 
 def jaccard_at_least(

@@ -23,9 +23,7 @@ class Reason(StrEnum):
 
 
 REASON_TEXT: dict[Reason, str] = {
-    Reason.NOT_VERIFIED: (
-        "The account that posted this is not a verified account of a reporter yet."
-    ),
+    Reason.NOT_VERIFIED: ("The account that posted this is not a verified account of a reporter yet."),
     Reason.NOT_REGISTERED: "You are not registered for this event.",
     Reason.MISSING_TAG: (
         "The post does not carry #iucncec or #NatureForAll (and the event's own tag, "
@@ -42,8 +40,7 @@ REASON_TEXT: dict[Reason, str] = {
         "#hashtags do not count), and no image or video."
     ),
     Reason.DUPLICATE: (
-        "The same or nearly the same text already counts in another of your posts "
-        "(cross-posts count once)."
+        "The same or nearly the same text already counts in another of your posts (cross-posts count once)."
     ),
     Reason.DELETED: "The post has been deleted.",
     Reason.EXCLUDED_BY_STAFF: "Programme staff excluded this post.",
