@@ -27,9 +27,7 @@ class Settings(BaseSettings):
     worker_id: str | None = None
     lease_s: int = 300
     scheduler_tick_s: float = 5.0
-    public_mastodon_servers: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_PUBLIC_MASTODON_SERVERS)
-    )
+    public_mastodon_servers: list[str] = Field(default_factory=lambda: list(DEFAULT_PUBLIC_MASTODON_SERVERS))
     bluesky_handle: str | None = None
     bluesky_app_password: SecretStr | None = None
     bluesky_pds_url: str = "https://bsky.social/xrpc"

@@ -56,10 +56,5 @@ class Money(TypeDecorator[Decimal]):
         return (Decimal(int(value)) / MONEY_SCALE).quantize(MONEY_QUANTUM)
 
 
-def money_from_units(units: int | None) -> Decimal:
-    """Turn a raw SQL ``SUM`` over a ``Money`` column back into a ``Decimal``."""
-    return (Decimal(int(units or 0)) / MONEY_SCALE).quantize(MONEY_QUANTUM)
-
-
 def utcnow() -> datetime:
     return datetime.now(UTC)

@@ -126,9 +126,7 @@ class PostEngagement(SQLModel, table=True):
     """A named like, repost or reply, so scoring can leave out engagement traded between reporters."""
 
     __tablename__ = "post_engagements"
-    __table_args__ = (
-        UniqueConstraint("post_id", "account_key", "kind", name="uq_engagement"),
-    )
+    __table_args__ = (UniqueConstraint("post_id", "account_key", "kind", name="uq_engagement"),)
 
     id: int | None = Field(default=None, primary_key=True)
     post_id: int = Field(foreign_key="posts.id", index=True, ondelete="CASCADE")

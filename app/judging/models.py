@@ -80,9 +80,7 @@ class JudgeConflict(SQLModel, table=True):
 
 class JudgeScore(SQLModel, table=True):
     __tablename__ = "judge_scores"
-    __table_args__ = (
-        UniqueConstraint("entry_id", "judge_id", "criterion_id", name="uq_judge_score"),
-    )
+    __table_args__ = (UniqueConstraint("entry_id", "judge_id", "criterion_id", name="uq_judge_score"),)
 
     id: int | None = Field(default=None, primary_key=True)
     entry_id: int = Field(foreign_key="shortlist_entries.id", index=True, ondelete="CASCADE")

@@ -21,8 +21,7 @@ class Reporter(SQLModel, table=True):
     __tablename__ = "reporters"
 
     id: int | None = Field(default=None, primary_key=True)
-    user_id: int | None = Field(default=None, foreign_key="users.id", unique=True,
-                                ondelete="SET NULL")
+    user_id: int | None = Field(default=None, foreign_key="users.id", unique=True, ondelete="SET NULL")
     name: str = Field(max_length=200)
     email: str | None = Field(default=None, max_length=320, index=True)
     public_listing: bool = True  # False: anonymous listing (rank and score shown, name hidden)

@@ -1,0 +1,125 @@
+"""Test harness: every database test runs on SQLite and, when BIE_TEST_POSTGRES_URL is set, on
+PostgreSQL. Each test runs inside a transaction that is rolled back. Tests that need real commits
+(CLI, concurrency, subprocesses) take ``fresh_db_url``: a new, migrated database of the same kind.
+
+In CI (CI=true) a missing or unreachable PostgreSQL fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+from app.core import migrate
+from app.core.db import make_engine, set_engine
+from app.core.settings import get_settings
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+POSTGRES_URL = os.environ.get("BIE_TEST_POSTGRES_URL")
+
+
+def _postgres_admin_url() -> str:
+    if not POSTGRES_URL:
+        message = "PostgreSQL tests need BIE_TEST_POSTGRES_URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)"
+        if IN_CI:
+            pytest.fail(message + " — required in CI")
+        pytest.skip(message)
+    engine = make_engine(POSTGRES_URL)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001  (any failure to connect means "no PostgreSQL")
+        message = f"PostgreSQL at {POSTGRES_URL} does not answer: {str(exc).splitlines()[0]}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    finally:
+        engine.dispose()
+    return POSTGRES_URL
+
+
+def create_database(kind: str, tmp_dir: Path) -> tuple[str, object]:
+    """Create an empty database of ``kind``; return its URL and a handle to drop it later."""
+    if kind == "sqlite":
+        path = tmp_dir / f"bie-{uuid.uuid4().hex[:8]}.db"
+        return f"sqlite:///{path}", None
+    admin_url = _postgres_admin_url()
+    name = f"bie_test_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    return url, (admin, name)
+
+
+def drop_database(handle: object) -> None:
+    if handle is None:
+        return
+    admin, name = handle  # type: ignore[misc]
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def db_kind(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgresql":
+        _postgres_admin_url()
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def engine(db_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """A migrated database for the whole session, one per database kind."""
+    url, handle = create_database(db_kind, tmp_path_factory.mktemp("db"))
+    eng = make_engine(url)
+    migrate.upgrade(eng)
+    yield eng
+    eng.dispose()
+    drop_database(handle)
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A session inside a transaction that is rolled back after the test."""
+    connection = engine.connect()
+    transaction = connection.begin()
+    db_session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield db_session
+    finally:
+        db_session.close()
+        transaction.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def fresh_db_url(db_kind: str, tmp_path: Path) -> Iterator[str]:
+    """A brand-new, migrated database (for tests that commit or run subprocesses)."""
+    url, handle = create_database(db_kind, tmp_path)
+    eng = make_engine(url)
+    migrate.upgrade(eng)
+    eng.dispose()
+    yield url
+    drop_database(handle)
+
+
+@pytest.fixture
+def app_env(fresh_db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Point the app (settings, engine) at a fresh database for the test; restore afterwards."""
+    monkeypatch.setenv("BIE_DATABASE_URL", fresh_db_url)
+    get_settings.cache_clear()
+    set_engine(None)
+    yield fresh_db_url
+    from app.core.db import get_engine
+
+    get_engine().dispose()
+    set_engine(None)
+    get_settings.cache_clear()
