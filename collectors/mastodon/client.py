@@ -468,6 +468,8 @@ class MastodonCollector:
         with contextlib.suppress(CollectorError):
             instance = conn.get("/api/v2/instance", kind="object").body
             access = _dig(instance, "configuration", "timelines_access", "hashtag_feeds")
+        if isinstance(access, Mapping):  # {"local": "authenticated", "remote": "public"}
+            access = ", ".join(f"{scope}: {value}" for scope, value in access.items())
         detail = f" (timelines_access.hashtag_feeds = {access})" if access else ""
         return (
             f"{config.url} requires an access token for hashtag timelines{detail}; "
