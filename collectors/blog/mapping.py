@@ -163,7 +163,8 @@ class _TextExtractor(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         if not self._skip:
-            self.parts.append(data)
+            # Source line breaks are plain whitespace in HTML; only block tags break lines.
+            self.parts.append(re.sub(r"\s+", " ", data))
 
     def text(self) -> str:
         raw = "".join(self.parts)
@@ -387,12 +388,14 @@ def _tags(entry: Mapping[str, Any]) -> tuple[str, ...]:
 
 def _media(entry: Mapping[str, Any], images: list[str]) -> int:
     urls = set(images)
-    for name in ("enclosures", "media_content"):
+    for name in ("enclosures", "media_content", "links"):
         values = entry.get(name)
         if isinstance(values, list):
             for value in values:
                 if not isinstance(value, Mapping):
                     continue
+                if name == "links" and value.get("rel") != "enclosure":
+                    continue  # feedparser keeps RSS enclosures among the links
                 kind = str(value.get("type") or value.get("medium") or "")
                 href = _str(value.get("href")) or _str(value.get("url"))
                 if href and (not kind or kind.split("/")[0] in ("image", "video", "audio")):
