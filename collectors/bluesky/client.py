@@ -57,6 +57,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import weakref
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -214,6 +215,8 @@ class BlueskyCollector:
         self._rng = random.Random(seed)
         self._sessions: dict[tuple[str, str | None, str | None, float], _Session] = {}
         self._sessions_lock = threading.Lock()
+        # close the SDK's connections even when nobody calls close(): no leaked sockets
+        self._finalizer = weakref.finalize(self, _close_sessions, self._sessions)
 
     # --- the Collector protocol -------------------------------------------------------------
 
@@ -257,12 +260,15 @@ class BlueskyCollector:
         followed = list(dict.fromkeys(normalise_tag(t) for t in config.tags))
         session = self._session(config)
         start = self._backfill_start(config)
+        # one top for every tag of the run, so that a post carrying two followed tags falls in
+        # the same window of both searches
+        settle = timedelta(seconds=float(config.extra.get("settle_s", 30)))
+        top = _ms(self.clock.now() - settle)
         for position, tag in enumerate(followed):
             state = states.setdefault(tag, _TagState(through=start))
             resumed = state.window is not None
             while True:
                 if state.window is None:
-                    top = _ms(self.clock.now() - timedelta(seconds=float(config.extra.get("settle_s", 30))))
                     if state.through >= top:
                         break
                     state.window = _Window(since=state.through, top=top)
@@ -321,9 +327,7 @@ class BlueskyCollector:
     def close(self) -> None:
         """Close the SDK's HTTP connections."""
         with self._sessions_lock:
-            sessions, self._sessions = list(self._sessions.values()), {}
-        for session in sessions:
-            session.client.request.close()
+            _close_sessions(self._sessions)
 
     # --- search -----------------------------------------------------------------------------
 
@@ -694,6 +698,12 @@ class BlueskyCollector:
         self.clock.sleep(seconds)
         if rate_limit:
             session.waited_s += seconds
+
+
+def _close_sessions(sessions: dict[Any, _Session]) -> None:
+    while sessions:
+        _, session = sessions.popitem()
+        session.client.request.close()
 
 
 def _refused(exc: Any) -> _Refused:
