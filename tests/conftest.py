@@ -8,6 +8,7 @@ In CI (CI=true) a missing or unreachable PostgreSQL fails the run instead of ski
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -100,15 +101,32 @@ def session(engine: Engine) -> Iterator[Session]:
         connection.close()
 
 
-@pytest.fixture
-def fresh_db_url(db_kind: str, tmp_path: Path) -> Iterator[str]:
-    """A brand-new, migrated database (for tests that commit or run subprocesses)."""
-    url, handle = create_database(db_kind, tmp_path)
+@pytest.fixture(scope="session")
+def migrated_template(db_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database that fresh databases are copied from (much faster than migrating each)."""
+    url, handle = create_database(db_kind, tmp_path_factory.mktemp("template"))
     eng = make_engine(url)
     migrate.upgrade(eng)
     eng.dispose()
     yield url
     drop_database(handle)
+
+
+@pytest.fixture
+def fresh_db_url(db_kind: str, migrated_template: str, tmp_path: Path) -> Iterator[str]:
+    """A brand-new, migrated database (for tests that commit or run subprocesses)."""
+    template = make_url(migrated_template)
+    if db_kind == "sqlite":
+        target = tmp_path / f"bie-{uuid.uuid4().hex[:8]}.db"
+        shutil.copyfile(str(template.database), target)
+        yield f"sqlite:///{target}"
+        return
+    admin = make_engine(_postgres_admin_url(), isolation_level="AUTOCOMMIT")
+    name = f"bie_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template.database}"'))
+    yield template.set(database=name).render_as_string(hide_password=False)
+    drop_database((admin, name))
 
 
 @pytest.fixture

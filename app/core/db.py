@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 from app.core.settings import get_settings
 
@@ -84,3 +84,8 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def table(model: type[SQLModel]) -> Table:
+    """The Core table behind a SQLModel class (for bulk and typed Core queries)."""
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]  # set by SQLModel for table=True classes
