@@ -254,8 +254,17 @@ class XSim:
         urls: list[dict[str, Any]] = []
         media: list[str] = []
         if kind == "retweeted" and referenced is not None:
-            text = f"RT @{referenced.author.x_username}: {referenced.text}"[:140]
+            prefix = f"RT @{referenced.author.x_username}: "
+            full, cut = prefix + referenced.text, 140
+            for link in referenced.urls:  # never cut a link in half
+                if len(prefix) + link["start"] < cut < len(prefix) + link["end"]:
+                    cut = len(prefix) + link["start"]
+            text = full if len(full) <= cut else full[:cut].rstrip() + "…"
             hashtags = list(referenced.hashtags)
+            for link in referenced.urls:  # the links that survived the truncation
+                start = text.find(link["url"])
+                if start >= 0:
+                    urls.append({**link, "start": start, "end": start + len(link["url"])})
         else:
             if tags is None:
                 body, hashtags = post_text(
