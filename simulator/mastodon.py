@@ -522,6 +522,8 @@ class MastodonSim:
         self.require_token = require_token
         self.token = token
         self.acct_with_domain = acct_with_domain
+        if name not in shared_pool.server_names:
+            raise ValueError(f"server {name!r} is not part of this federation")
         self.view = _ServerView(shared_pool, name, string_ids, replies_in_tag_feed)
         shared_pool.attach(self.view)
         self._app: Starlette | None = None

@@ -215,6 +215,7 @@ class _TextParser(HTMLParser):
     _BLOCKS = frozenset(
         {"p", "div", "blockquote", "li", "ul", "ol", "pre", "h1", "h2", "h3", "h4", "h5", "h6"}
     )
+    _HIDDEN = frozenset({"script", "style", "template"})
 
     def __init__(self, mention_accts: Mapping[Any, Any]) -> None:
         super().__init__(convert_charrefs=True)
@@ -222,9 +223,12 @@ class _TextParser(HTMLParser):
         self._out: list[str] = []
         self._link: tuple[str, str] | None = None  # (href, class) of the open <a>
         self._link_text: list[str] = []
+        self._hidden = 0  # depth inside <script>/<style>: never text
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "br":
+        if tag in self._HIDDEN:
+            self._hidden += 1
+        elif tag == "br":
             self._emit("\n")
         elif tag in self._BLOCKS:
             self._block()
@@ -234,7 +238,9 @@ class _TextParser(HTMLParser):
             self._link_text = []
 
     def handle_endtag(self, tag: str) -> None:
-        if tag == "a" and self._link is not None:
+        if tag in self._HIDDEN:
+            self._hidden = max(0, self._hidden - 1)
+        elif tag == "a" and self._link is not None:
             href, classes = self._link
             self._link = None
             self._emit(self._render_link(href, classes, "".join(self._link_text).strip()))
@@ -242,6 +248,8 @@ class _TextParser(HTMLParser):
             self._block()
 
     def handle_data(self, data: str) -> None:
+        if self._hidden:
+            return
         if self._link is not None:
             self._link_text.append(data)
         else:

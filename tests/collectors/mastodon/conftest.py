@@ -76,13 +76,19 @@ def serve() -> Iterator[ServeFn]:
     """Build and serve a federation: ``serve(posts=300, string_ids=("social3",), ...)``."""
     handles = []
 
-    def start(posts: int = 300, seed: int = 7, string_ids: tuple[str, ...] = ("social3",),
-              names: tuple[str, ...] = ("social1", "social2", "social3"),
-              faults: dict[str, Faults] | None = None, **server_options: Any) -> Federation:
-        pool = MastodonFederation(seed=seed, posts=posts,
-                                  servers={n: f"{n}.example" for n in names})
-        servers = {n: MastodonSim(n, shared_pool=pool, string_ids=n in string_ids,
-                                  **server_options.get(n, {})) for n in names}
+    def start(
+        posts: int = 300,
+        seed: int = 7,
+        string_ids: tuple[str, ...] = ("social3",),
+        names: tuple[str, ...] = ("social1", "social2", "social3"),
+        faults: dict[str, Faults] | None = None,
+        **server_options: Any,
+    ) -> Federation:
+        pool = MastodonFederation(seed=seed, posts=posts, servers={n: f"{n}.example" for n in names})
+        servers = {
+            n: MastodonSim(n, shared_pool=pool, string_ids=n in string_ids, **server_options.get(n, {}))
+            for n in names
+        }
         sim = Simulator()
         for name, server in servers.items():
             sim.add(f"/mastodon/{name}", server, (faults or {}).get(name))

@@ -7,9 +7,10 @@ from collections import Counter
 from typing import Any
 
 import pytest
+
 from collectors.base import (
-    Collector,
     CollectedPage,
+    Collector,
     InvalidSource,
     Platform,
     RateLimited,
@@ -23,8 +24,9 @@ from collectors.registry import collector_for
 from simulator.core import Faults
 
 
-def run(collector: MastodonCollector, config: SourceConfig,
-        cursor: Any = None) -> tuple[list[CollectedPage], Any]:
+def run(
+    collector: MastodonCollector, config: SourceConfig, cursor: Any = None
+) -> tuple[list[CollectedPage], Any]:
     pages = list(collector.fetch(config, cursor))
     return pages, (pages[-1].cursor if pages else cursor)
 
@@ -33,8 +35,9 @@ def keys_of(pages: list[CollectedPage]) -> list[str]:
     return [post.global_key for page in pages for post in page.posts]
 
 
-def collect_until_done(collector: MastodonCollector, config: SourceConfig,
-                       cursor: Any = None, max_runs: int = 40) -> tuple[list[str], Any]:
+def collect_until_done(
+    collector: MastodonCollector, config: SourceConfig, cursor: Any = None, max_runs: int = 40
+) -> tuple[list[str], Any]:
     """What the scheduler does: run again from the last saved cursor after a failed run."""
     keys: list[str] = []
     for _ in range(max_runs):
@@ -68,8 +71,10 @@ def test_three_servers_union_is_the_truth_without_duplicates_per_server(federati
     assert everything == federation.sim.truth()
     assert collector.skipped_items == 0
     # the same post came from several servers under one key but different local ids
-    local_ids = {s: {p.global_key: p.local_id for p in keys_posts(collector, federation, s)}
-                 for s in ("social1", "social3")}
+    local_ids = {
+        s: {p.global_key: p.local_id for p in keys_posts(collector, federation, s)}
+        for s in ("social1", "social3")
+    }
     shared = set(local_ids["social1"]) & set(local_ids["social3"])
     assert shared
     assert all(local_ids["social1"][k] != local_ids["social3"][k] for k in shared)
@@ -82,7 +87,8 @@ def keys_posts(collector, federation, name):
 
 def test_string_id_server_is_collected_in_full(federation, collector):
     posts = keys_posts(collector, federation, "social3")
-    assert posts and all(not p.local_id.isdigit() for p in posts)
+    assert posts
+    assert all(not p.local_id.isdigit() for p in posts)
     assert {p.global_key for p in posts} == federation.servers["social3"].truth()
 
 
@@ -98,8 +104,7 @@ def test_author_keys_are_identical_across_servers(serve, collector):
 
 
 @pytest.mark.parametrize("name", ["social1", "social3"])
-def test_resume_from_every_intermediate_cursor_loses_and_repeats_nothing(serve, collector,
-                                                                         name):
+def test_resume_from_every_intermediate_cursor_loses_and_repeats_nothing(serve, collector, name):
     fed = serve(posts=400)
     config = fed.config(name, page_limit=20)
     pages, final = run(collector, config)
@@ -172,8 +177,9 @@ def test_each_tag_mode_collects_the_same_posts(federation, collector):
 
 def test_any_tags_are_sent_on_every_page(serve, collector):
     fed = serve(posts=0, names=("social1",), string_ids=())
-    only_second = {fed.servers["social1"].add_post(text=f"Only the second tag {i} #NatureForAll")
-                   for i in range(100)}
+    only_second = {
+        fed.servers["social1"].add_post(text=f"Only the second tag {i} #NatureForAll") for i in range(100)
+    }
     pages, _ = run(collector, fed.config("social1"))
     # Link URLs lack any[]: following them blindly would have lost the #NatureForAll pages
     assert set(keys_of(pages)) == only_second
@@ -187,7 +193,8 @@ def test_new_posts_edits_and_deletions_on_the_next_run(federation, collector):
     uri = server.add_post(text="Mangroves at dawn with the youth delegates #iucncec", media=2)
     pages, cursor = run(collector, config, cursor)
     (post,) = [p for page in pages for p in page.posts]
-    assert post.global_key == uri and post.media_count == 2
+    assert post.global_key == uri
+    assert post.media_count == 2
     assert post.url == server.status_url(uri)
     server.edit(uri, new_text="Mangroves at dawn, edited #iucncec")
     server.add_post(text="Not for us, no tag")
@@ -196,8 +203,9 @@ def test_new_posts_edits_and_deletions_on_the_next_run(federation, collector):
 
 
 def test_token_required_server_is_blocked_with_a_reason(serve, collector):
-    fed = serve(posts=50, names=("social1",), string_ids=(),
-                social1={"require_token": True, "token": "secret"})
+    fed = serve(
+        posts=50, names=("social1",), string_ids=(), social1={"require_token": True, "token": "secret"}
+    )
     with pytest.raises(SourceBlocked, match="hashtag_feeds = local: authenticated"):
         run(collector, fed.config("social1"))
     with pytest.raises(SourceBlocked, match="rejected the access token"):
@@ -208,33 +216,48 @@ def test_token_required_server_is_blocked_with_a_reason(serve, collector):
 
 def test_server_without_the_api_is_blocked(federation, collector):
     config = federation.config("social1")
-    bad = SourceConfig(Platform.MASTODON, config.url + "/nothing-here", tags=("iucncec",),
-                       trusted=True)
+    bad = SourceConfig(Platform.MASTODON, config.url + "/nothing-here", tags=("iucncec",), trusted=True)
     with pytest.raises(SourceBlocked, match="404"):
         run(collector, bad)
 
 
 def test_faults_are_survived_and_nothing_is_lost(serve, clock):
-    faults = Faults(error_5xx=0.12, reset=0.08, malformed=0.08, html_errors=True,
-                    timeout=0.1, hang_s=0.6, burst_429=0.05, seed=11)
+    faults = Faults(
+        error_5xx=0.12,
+        reset=0.08,
+        malformed=0.08,
+        html_errors=True,
+        timeout=0.1,
+        hang_s=0.6,
+        burst_429=0.05,
+        seed=11,
+    )
     fed = serve(posts=500, names=("social1",), string_ids=(), faults={"social1": faults})
     collector = MastodonCollector(clock=clock, policy=RetryPolicy(base_delay_s=0.05))
     keys, _ = collect_until_done(collector, fed.config("social1", timeout_s=0.3))
     assert Counter(keys).most_common(1)[0][1] == 1
     stats = fed.stats("social1")
-    assert stats["errors_5xx"] and stats["resets"] and stats["malformed"] and stats["timeouts"]
+    assert stats["errors_5xx"]
+    assert stats["resets"]
+    assert stats["malformed"]
+    assert stats["timeouts"]
     assert set(keys) == fed.servers["social1"].truth()
     assert clock.slept  # backoff went through the injected clock
 
 
 def test_persistent_failure_gives_up_with_a_transient_error(serve, clock):
-    fed = serve(posts=10, names=("social1",), string_ids=(),
-                faults={"social1": Faults(error_5xx=1.0, html_errors=True)})
+    fed = serve(
+        posts=10,
+        names=("social1",),
+        string_ids=(),
+        faults={"social1": Faults(error_5xx=1.0, html_errors=True)},
+    )
     collector = MastodonCollector(clock=clock, policy=RetryPolicy(attempts=3))
     with pytest.raises(TransientError, match="gave up after 3 attempts"):
         run(collector, fed.config("social1"))
     assert fed.requests("social1") == 3
-    assert len(clock.slept) == 2 and all(0 < s <= 8 for s in clock.slept)
+    assert len(clock.slept) == 2
+    assert all(0 < s <= 8 for s in clock.slept)
 
 
 def test_rate_limit_is_respected_with_zero_429s():
@@ -246,25 +269,34 @@ def test_rate_limit_is_respected_with_zero_429s():
     sim = Simulator()
     sim.add("/mastodon/social1", server, Faults(rate_limit=4, rate_window_s=1.0))
     with sim.serve() as handle:
-        config = SourceConfig(Platform.MASTODON, f"{handle.url}/mastodon/social1",
-                              tags=("iucncec", "natureforall"), trusted=True, page_limit=20)
+        config = SourceConfig(
+            Platform.MASTODON,
+            f"{handle.url}/mastodon/social1",
+            tags=("iucncec", "natureforall"),
+            trusted=True,
+            page_limit=20,
+        )
         collector = MastodonCollector(clock=SystemClock())
         pages, _ = run(collector, config)
         stats = sim.stats()["/mastodon/social1"]
-    assert stats["served_429"] == 0 and stats["limit_429"] == 0
+    assert stats["served_429"] == 0
+    assert stats["limit_429"] == 0
     assert stats["requests"] >= 8
     assert sum(page.rate_limit_wait_s for page in pages) > 0
     assert set(keys_of(pages)) == server.truth()
 
 
 def test_budget_spent_and_reset_too_far_raises_rate_limited(serve, collector):
-    fed = serve(posts=200, names=("social1",), string_ids=(),
-                faults={"social1": Faults(rate_limit=3, rate_window_s=120.0)})
+    fed = serve(
+        posts=200,
+        names=("social1",),
+        string_ids=(),
+        faults={"social1": Faults(rate_limit=3, rate_window_s=120.0)},
+    )
     config = fed.config("social1", page_limit=10, max_wait_s=5.0)
     seen: list[CollectedPage] = []
     with pytest.raises(RateLimited) as caught:
-        for page in collector.fetch(config, None):
-            seen.append(page)
+        seen.extend(collector.fetch(config, None))
     assert len(seen) == 2  # remaining hit the reserve of 1 after two requests
     assert fed.stats("social1")["served_429"] == 0
     assert caught.value.reset_at > collector.clock.now()
@@ -273,8 +305,9 @@ def test_budget_spent_and_reset_too_far_raises_rate_limited(serve, collector):
 
 
 def test_429_bursts_are_waited_out(serve, clock):
-    fed = serve(posts=300, names=("social1",), string_ids=(),
-                faults={"social1": Faults(burst_429=0.3, seed=2)})
+    fed = serve(
+        posts=300, names=("social1",), string_ids=(), faults={"social1": Faults(burst_429=0.3, seed=2)}
+    )
     collector = MastodonCollector(clock=clock)
     pages, _ = run(collector, fed.config("social1"))
     assert fed.stats("social1")["served_429"] > 0
@@ -286,31 +319,41 @@ def test_a_corrupt_cursor_is_refused(federation, collector):
     with pytest.raises(InvalidSource, match="cursor"):
         run(collector, federation.config("social1"), {"version": 99})
     with pytest.raises(InvalidSource, match="cursor"):
-        run(collector, federation.config("social1"),
-            {"version": 1, "feeds": {"iucncec+natureforall": {"newest": 5}}})
+        run(
+            collector,
+            federation.config("social1"),
+            {"version": 1, "feeds": {"iucncec+natureforall": {"newest": 5}}},
+        )
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({"url": "ftp://social.example"}, "http"),
-    ({"url": "http://127.0.0.1:9", "trusted": False}, "public"),
-    ({"url": "http://localhost", "trusted": False}, "public"),
-    ({"tags": ()}, "at least one tag"),
-    ({"tags": ("iucn cec",)}, "not a hashtag"),
-    ({"page_limit": 80}, "page_limit"),
-    ({"extra": {"tag_mode": "all"}}, "tag_mode"),
-    ({"platform": Platform.X}, "not a Mastodon source"),
-])
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"url": "ftp://social.example"}, "http"),
+        ({"url": "http://127.0.0.1:9", "trusted": False}, "public"),
+        ({"url": "http://localhost", "trusted": False}, "public"),
+        ({"tags": ()}, "at least one tag"),
+        ({"tags": ("iucn cec",)}, "not a hashtag"),
+        ({"page_limit": 80}, "page_limit"),
+        ({"extra": {"tag_mode": "all"}}, "tag_mode"),
+        ({"platform": Platform.X}, "not a Mastodon source"),
+    ],
+)
 def test_validate_refuses_configurations_that_cannot_work(collector, changes, message):
-    options: dict[str, Any] = {"platform": Platform.MASTODON, "url": "https://social.example",
-                               "tags": ("iucncec",)}
+    options: dict[str, Any] = {
+        "platform": Platform.MASTODON,
+        "url": "https://social.example",
+        "tags": ("iucncec",),
+    }
     options.update(changes)
     with pytest.raises(InvalidSource, match=message):
         collector.validate(SourceConfig(**options))
 
 
 def test_validate_accepts_a_public_server(collector):
-    collector.validate(SourceConfig(Platform.MASTODON, "https://mastodon.social",
-                                    tags=("#iucncec", "NatureForAll")))
+    collector.validate(
+        SourceConfig(Platform.MASTODON, "https://mastodon.social", tags=("#iucncec", "NatureForAll"))
+    )
 
 
 def test_replies_left_out_of_a_tag_feed_are_left_out_of_truth(serve, collector):
@@ -320,5 +363,6 @@ def test_replies_left_out_of_a_tag_feed_are_left_out_of_truth(serve, collector):
         everything |= set(keys_of(run(collector, fed.config(name))[0]))
     assert everything == fed.sim.truth()
     replies = {s["uri"] for s in fed.servers["social2"].statuses() if s["in_reply_to_id"]}
-    assert replies and not replies & fed.servers["social2"].truth()
+    assert replies
+    assert not replies & fed.servers["social2"].truth()
     assert replies & fed.servers["social1"].truth()  # the same replies do show elsewhere
