@@ -335,7 +335,10 @@ class MastodonCollector:
                 yield from self._fetch_feed(conn, config, feed, state)
 
     def recheck(self, config: SourceConfig, refs: Sequence[PostRef]) -> Iterator[RecheckResult]:
-        """Fetch stored statuses again (batched): edits, deletions (404/410) and counts."""
+        """Fetch stored statuses again (batched): edits, deletions (404/410) and counts.
+
+        A status the server returns but ``map_item`` cannot read yields no result at all.
+        """
         self.validate(config)
         domain = _server_domain(config)
         batch_endpoint = True
@@ -353,7 +356,9 @@ class MastodonCollector:
                     except _NotFound:
                         batch_endpoint = False  # older servers: one request per status
                 for ref in batch:
-                    yield self._recheck_one(conn, ref, found.get(ref.local_id), domain)
+                    result = self._recheck_one(conn, ref, found.get(ref.local_id), domain)
+                    if result is not None:
+                        yield result
 
     def fetch_engagement(self, config: SourceConfig, refs: Sequence[PostRef]) -> Iterator[Engagement]:
         """Name the accounts that favourited and boosted each status (gone statuses skipped)."""
@@ -476,7 +481,9 @@ class MastodonCollector:
             "configure one for this source (--token-env)"
         )
 
-    def _recheck_one(self, conn: _Connection, ref: PostRef, raw: Any, domain: str | None) -> RecheckResult:
+    def _recheck_one(
+        self, conn: _Connection, ref: PostRef, raw: Any, domain: str | None
+    ) -> RecheckResult | None:
         if raw is None:
             try:
                 if ref.local_id:
@@ -491,10 +498,11 @@ class MastodonCollector:
         try:
             post = map_item(raw, domain)
         except BadPayload as exc:
-            # Neither gone nor readable: report "unknown" rather than a false deletion.
+            # Readable is not gone: leave it out (the app re-checks it later) rather than
+            # report a miss, which the app would count towards a deletion.
             self.skipped_items += 1
             log.warning("recheck of %s: unmappable status: %s", ref.global_key, exc.reason)
-            return RecheckResult(ref, None, gone=False, requests=requests_made)
+            return None
         return RecheckResult(ref, post, gone=False, requests=requests_made)
 
     def _accounts(self, conn: _Connection, endpoint: str, domain: str | None) -> tuple[str, ...]:

@@ -135,3 +135,24 @@ def test_recheck_on_a_token_server_without_token_is_blocked(serve, collector):
     assert result.post is not None  # statuses stay public; only the tag feed wants a token
     with pytest.raises(SourceBlocked):
         list(collector.fetch(fed.config("social1"), None))
+
+
+def test_an_unreadable_status_on_recheck_is_left_out_not_reported_missing(federation, collector, monkeypatch):
+    server = federation.servers["social1"]
+    config = federation.config("social1")
+    posts = collected(collector, config)
+    broken, fine = sorted(posts)[:2]
+    render = server._render
+
+    def garbled(post, nested=False):
+        status = render(post, nested)
+        if status["uri"] == broken:
+            status["created_at"] = "the day before yesterday"
+        return status
+
+    monkeypatch.setattr(server, "_render", garbled)
+    refs = [PostRef(key, posts[key].local_id, None) for key in (broken, fine)]
+    results = list(collector.recheck(config, refs))
+    assert [r.ref.global_key for r in results] == [fine]
+    assert results[0].post is not None
+    assert collector.skipped_items == 1
