@@ -41,9 +41,15 @@ class BlueskyWorld:
     def config(self, **changes: Any) -> SourceConfig:
         extra = {"settle_s": 0, **changes.pop("extra", {})}
         values: dict[str, Any] = {
-            "platform": Platform.BLUESKY, "url": self.url, "tags": ("iucncec", "NatureForAll"),
-            "handle": self.sim.people[0].bluesky_handle, "token": APP_PASSWORD,
-            "trusted": True, "timeout_s": 5.0, "extra": extra}
+            "platform": Platform.BLUESKY,
+            "url": self.url,
+            "tags": ("iucncec", "NatureForAll"),
+            "handle": self.sim.people[0].bluesky_handle,
+            "token": APP_PASSWORD,
+            "trusted": True,
+            "timeout_s": 5.0,
+            "extra": extra,
+        }
         values.update(changes)
         return SourceConfig(**values)
 

@@ -44,8 +44,9 @@ class TestCollect:
         # the seed holds what the mapper must cope with
         assert any(post.media_count for post in posts)
         assert {post.kind for post in posts} >= {"post", "reply", "quote"}
-        assert any(not any(f"#{t}".casefold() in post.text.casefold() for t in FOLLOWED)
-                   for post in posts)  # tagged only in record.tags
+        assert any(
+            not any(f"#{t}".casefold() in post.text.casefold() for t in FOLLOWED) for post in posts
+        )  # tagged only in record.tags
         assert all(post.created_at.utcoffset() == timedelta(0) for post in posts)
 
     def test_registry_builds_the_collector(self, bluesky_world):
@@ -60,8 +61,11 @@ class TestCollect:
         assert set(keys) == world.sim.truth()
         assert len(keys) == len(set(keys))
         # the AppView did send decoys (matching q as plain text) that were dropped
-        decoys = [p for p in world.sim.live_posts()
-                  if "iucncec" in p.text.casefold() and not p.own_tags() & FOLLOWED]
+        decoys = [
+            p
+            for p in world.sim.live_posts()
+            if "iucncec" in p.text.casefold() and not p.own_tags() & FOLLOWED
+        ]
         assert decoys
         assert not {p.uri for p in decoys} & set(keys)
 
@@ -69,9 +73,11 @@ class TestCollect:
         world = bluesky_world(posts=150)
         collector = world.collector()
         pages, first = run(collector, world.config())
-        new = {world.sim.add_post(author=3, tags=("IUCNcec",)),
-               world.sim.add_post(author=4, tags=("natureForAll", "iucncec")),
-               world.sim.add_post(author=5, tags=("WCC2025",))}
+        new = {
+            world.sim.add_post(author=3, tags=("IUCNcec",)),
+            world.sim.add_post(author=4, tags=("natureForAll", "iucncec")),
+            world.sim.add_post(author=5, tags=("WCC2025",)),
+        }
         world.sim.tick(120)  # engagement grows, a couple more posts appear
         world.clock.sleep(121)  # the collector's time moves on with the simulator's
         _, second = run(collector, world.config(), pages[-1].cursor)
@@ -191,11 +197,11 @@ class TestRateLimits:
         world = bluesky_world(posts=900, faults=Faults(rate_limit=4, rate_window_s=120.0))
         config = world.config(tags=("iucncec",), max_wait_s=5.0)
         collector = world.collector()
-        saved = []
+        pages = collector.fetch(config, None)
+        saved = next(pages)  # the pages before the wait are yielded with their cursors
         with pytest.raises(RateLimited) as raised:
-            for page in collector.fetch(config, None):
-                saved.append(page)
-        assert saved  # the pages before the wait were yielded with their cursors
+            list(pages)
+        assert saved.posts
         assert world.stats()["served_429"] == 0
         assert raised.value.reset_at > world.clock.now()
 
@@ -240,7 +246,8 @@ class TestRecheck:
         assert world.stats()["paths"]["/bluesky/xrpc/app.bsky.feed.getPosts"] - before == 2
         assert sum(r.requests for r in first) == 2
         by_key = {r.ref.global_key: r for r in first}
-        assert by_key[deleted].post is None and by_key[deleted].gone is False  # first miss
+        assert by_key[deleted].post is None
+        assert by_key[deleted].gone is False
         assert all(r.post is not None for k, r in by_key.items() if k != deleted)
         second = list(collector.recheck(world.config(), refs, missed_before={deleted}))
         assert [r.ref.global_key for r in second if r.gone] == [deleted]
@@ -255,14 +262,16 @@ class TestRecheck:
         world.sim.post(keys[0]).deleted = False
         [back] = collector.recheck(world.config(), [ref], missed_before={keys[0]})
         assert (miss.post, miss.gone) == (None, False)
-        assert back.post is not None and back.gone is False
+        assert back.post is not None
+        assert back.gone is False
 
     def test_an_edit_removing_the_hashtag_shows_on_recheck(self, bluesky_world):
         world = bluesky_world(posts=200)
         collector = world.collector()
         pages, _ = run(collector, world.config())
-        target = next(post for page in pages for post in page.posts
-                      if own_tags(post) & FOLLOWED == {"iucncec"})
+        target = next(
+            post for page in pages for post in page.posts if own_tags(post) & FOLLOWED == {"iucncec"}
+        )
         new_cid = world.sim.edit(target.global_key, remove_tag="IUCNCEC")
         ref = PostRef(global_key=target.global_key, local_id=target.local_id, url=target.url)
         [result] = collector.recheck(world.config(), [ref])
@@ -282,7 +291,8 @@ class TestEngagementAndUrls:
         post.likes = [f"did:plc:liker{i:04d}" for i in range(150)]
         post.reposts = [world.sim.people[9].bluesky_did]
         [engagement] = collector.fetch_engagement(
-            world.config(), [PostRef(global_key=keys[0], local_id=keys[0], url=None)])
+            world.config(), [PostRef(global_key=keys[0], local_id=keys[0], url=None)]
+        )
         assert engagement.liked_by == tuple(f"bluesky:{d}" for d in post.likes)
         assert engagement.reposted_by == (f"bluesky:{world.sim.people[9].bluesky_did}",)
         assert world.stats()["paths"]["/bluesky/xrpc/app.bsky.feed.getLikes"] == 2
@@ -316,16 +326,21 @@ class TestEngagementAndUrls:
 def test_text_keeps_full_links_and_multibyte_facets(bluesky_world):
     world = bluesky_world(posts=0)
     url = "https://news.example.org/story/42?ref=bsky"
-    uri = world.sim.add_post(author=2, tags=("NatureForAll",), segments=[
-        Segment("text", "🌿🐢 自然保护 Природа "),
-        Segment("link", "news.example.org/sto…", url),
-        Segment("text", " with "),
-        Segment("mention", "@" + world.sim.people[3].bluesky_handle, world.sim.people[3].bluesky_did),
-    ])
+    uri = world.sim.add_post(
+        author=2,
+        tags=("NatureForAll",),
+        segments=[
+            Segment("text", "🌿🐢 自然保护 Природа "),
+            Segment("link", "news.example.org/sto…", url),
+            Segment("text", " with "),
+            Segment("mention", "@" + world.sim.people[3].bluesky_handle, world.sim.people[3].bluesky_did),
+        ],
+    )
     _, keys = run(world.collector(), world.config())
     assert keys == [uri]
     [post] = world.collector().recheck(world.config(), [PostRef(uri, uri, None)])
     assert post.post is not None
-    assert post.post.text == (f"🌿🐢 自然保护 Природа {url} with "
-                              f"@{world.sim.people[3].bluesky_handle} #NatureForAll")
+    assert post.post.text == (
+        f"🌿🐢 自然保护 Природа {url} with @{world.sim.people[3].bluesky_handle} #NatureForAll"
+    )
     assert post.post.tags == ("NatureForAll",)
