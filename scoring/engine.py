@@ -7,16 +7,17 @@ re-rank (`score_reporter` + `rank_leaderboard`) instead of re-scoring the whole 
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
+from itertools import chain
 from zoneinfo import ZoneInfo
 
 from scoring.model import EventSpec, PostFacts, PostKind, ReporterFacts, Visibility
 from scoring.rules import RuleSet
-from scoring.text import analyse_text, jaccard_at_least, normalise_tag, shingles
+from scoring.text import analyse_text, jaccard_at_least, normalise_tag, prefix_length, shingles
 from scoring.verdicts import Reason, reason_words
 
 __all__ = [
@@ -307,8 +308,18 @@ def _unique_posts(posts: Iterable[PostFacts]) -> list[PostFacts]:
 def _mark_duplicates(context: _Context, passing: list[_Assessed]) -> None:
     """Mark each passing post that repeats a better post already kept (best first)."""
     size = context.rules.duplicates.shingle_size
+    threshold = context.rules.duplicates.jaccard_threshold
     kept_texts: dict[str, int] = {}
-    kept_shingles: list[tuple[frozenset[str], int]] = []
+    kept: list[tuple[frozenset[str], int]] = []
+    # shingle -> positions in `kept` of the kept posts whose prefix holds it; a pair that can
+    # reach the threshold always shares a prefix shingle, so the others are never compared
+    kept_by_prefix: dict[str, list[int]] = defaultdict(list)
+    shingle_sets = {item.normalised: shingles(item.normalised, size) for item in passing}
+    # rarest shingles first (ties by text): rare prefixes make few candidates; any fixed order
+    # is correct, and this one depends only on the set of posts, not on their order
+    frequency = Counter(chain.from_iterable(shingle_sets.values()))
+    ordered_shingles = sorted(frequency, key=lambda shingle: (frequency[shingle], shingle))
+    rank = {shingle: position for position, shingle in enumerate(ordered_shingles)}
     for assessed in passing:
         text = assessed.normalised
         if not text:
@@ -318,8 +329,12 @@ def _mark_duplicates(context: _Context, passing: list[_Assessed]) -> None:
             assessed.duplicate_of = exact
             assessed.reasons.append(Reason.DUPLICATE)
             continue
-        own_shingles = shingles(text, size)
-        for other_shingles, other_id in kept_shingles:
+        own_shingles = shingle_sets[text]
+        ordered = sorted(own_shingles, key=rank.__getitem__)
+        prefix = ordered[: prefix_length(len(ordered), threshold)]
+        candidates = sorted({position for token in prefix for position in kept_by_prefix.get(token, ())})
+        for position in candidates:  # best kept post first, as a plain scan would find it
+            other_shingles, other_id = kept[position]
             if jaccard_at_least(
                 own_shingles,
                 other_shingles,
@@ -331,7 +346,9 @@ def _mark_duplicates(context: _Context, passing: list[_Assessed]) -> None:
                 break
         else:
             kept_texts[text] = assessed.post.post_id
-            kept_shingles.append((own_shingles, assessed.post.post_id))
+            for token in prefix:
+                kept_by_prefix[token].append(len(kept))
+            kept.append((own_shingles, assessed.post.post_id))
 
 
 def _apply_daily_cap(context: _Context, counted: list[_Assessed]) -> None:

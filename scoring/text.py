@@ -9,6 +9,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import lru_cache
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "analyse_text",
     "jaccard_at_least",
     "normalise_tag",
+    "prefix_length",
     "shingles",
 ]
 
@@ -28,8 +30,17 @@ _MENTION = re.compile(r"(?<![\w@])[@＠]\w(?:[\w.-]*\w)?(?:@\w(?:[\w.-]*\w)?)?")
 _HASHTAG = re.compile(r"(?<![\w&#＃/])[#＃](\w*[^\W\d]\w*)")
 
 
-def _is_punctuation_or_symbol(character: str) -> bool:
-    return unicodedata.category(character)[0] in "PS"
+class _PunctuationToSpace(dict[int, int]):
+    """A str.translate table sending every P* and S* code point to a space, filled on demand."""
+
+    def __missing__(self, code_point: int) -> int:
+        category = unicodedata.category(chr(code_point))
+        value = 0x20 if category[0] in "PS" else code_point
+        self[code_point] = value
+        return value
+
+
+_PUNCTUATION_TO_SPACE = _PunctuationToSpace()
 
 
 def normalise_tag(tag: str) -> str:
@@ -48,7 +59,7 @@ class TextFacts:
     normalised: str
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)
 def analyse_text(text: str) -> TextFacts:
     """Return the hashtags (normalised), own text, its length and normalised text of a text."""
     text = unicodedata.normalize("NFC", text)
@@ -57,9 +68,7 @@ def analyse_text(text: str) -> TextFacts:
     without_mentions = _MENTION.sub(" ", without_links)
     without_tags = _HASHTAG.sub(" ", without_mentions)
     own_text = " ".join(without_tags.split())
-    punctuation_as_spaces = "".join(
-        " " if _is_punctuation_or_symbol(character) else character for character in own_text.lower()
-    )
+    punctuation_as_spaces = own_text.lower().translate(_PUNCTUATION_TO_SPACE)
     normalised = " ".join(punctuation_as_spaces.split())
     return TextFacts(hashtags=hashtags, own_text=own_text, own_length=len(own_text), normalised=normalised)
 
@@ -70,7 +79,18 @@ def shingles(normalised: str, size: int) -> frozenset[str]:
         return frozenset()
     if len(normalised) <= size:
         return frozenset((normalised,))
-    return frozenset(normalised[index : index + size] for index in range(len(normalised) - size + 1))
+    return frozenset({normalised[index : index + size] for index in range(len(normalised) - size + 1)})
+
+
+def prefix_length(size: int, threshold: Fraction) -> int:
+    """Return how many of a set's smallest shingles any set with Jaccard >= threshold must share.
+
+    If J(A, B) >= t then |A∩B| >= ceil(t·|A|) and >= ceil(t·|B|), so the smallest common shingle
+    lies within the first |A| - ceil(t·|A|) + 1 of A's sorted shingles and likewise for B
+    (the prefix filter of Chaudhuri et al. 2006; it only prunes pairs that cannot match).
+    """
+    # ceil(t·n) in integers: -((-n·p) // q) for t = p/q
+    return size + (-size * threshold.numerator) // threshold.denominator + 1
 
 
 def jaccard_at_least(

@@ -262,3 +262,52 @@ def test_incremental_rescore_equals_full_rescore(
     full = full_score(data, changed_posts)
     assert tuple(incremental) == full.leaderboard
     assert rescored in full.reporters
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts=st.lists(st.text(alphabet="ab c", min_size=0, max_size=30), max_size=12))
+def test_prefix_filtered_duplicates_equal_a_plain_pairwise_scan(texts: list[str]) -> None:
+    posts = [
+        PostFacts(
+            post_id=post_id,
+            reporter_id=1,
+            account_key=ACCOUNTS[1][0],
+            account_verified=True,
+            platform="mastodon",
+            global_key=f"k{post_id}",
+            created_at=EVENT_NOON + timedelta(minutes=post_id),
+            kind="post",
+            text=f"{text} #iucncec",
+            media_count=1,
+        )
+        for post_id, text in enumerate(texts, start=1)
+    ]
+    reporter = ReporterFacts(
+        reporter_id=1, registered_at=datetime(2025, 9, 1, tzinfo=UTC), verified_account_keys=VERIFIED[1]
+    )
+    result = score_reporter(
+        rules=RULES, event=EVENT, reporter=reporter, posts=posts, other_reporters_verified_keys=frozenset()
+    )
+    # equal points, so best first is earliest first, which is post id order here
+    kept: list[tuple[str, int]] = []
+    expected: dict[int, int | None] = {}
+    for post in posts:
+        normalised = analyse_text(post.text).normalised
+        match = next(
+            (
+                kept_id
+                for kept_text, kept_id in kept
+                if normalised
+                and (
+                    kept_text == normalised
+                    or jaccard_at_least(
+                        shingles(normalised, 5), shingles(kept_text, 5), numerator=9, denominator=10
+                    )
+                )
+            ),
+            None,
+        )
+        expected[post.post_id] = match
+        if match is None and normalised:
+            kept.append((normalised, post.post_id))
+    assert {verdict.post_id: verdict.duplicate_of for verdict in result.verdicts} == expected
