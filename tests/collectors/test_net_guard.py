@@ -62,19 +62,53 @@ def fake_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 class TestIsPublicAddress:
     @pytest.mark.parametrize(
         "address",
-        ["127.0.0.1", "127.8.9.10", "10.0.0.1", "10.255.255.254", "172.16.0.1", "172.31.255.1",
-         "192.168.0.1", "169.254.169.254", "169.254.0.1", "100.64.0.1", "100.127.255.254",
-         "0.0.0.0", "224.0.0.251", "239.255.255.250", "240.0.0.1", "255.255.255.255",
-         "::1", "::", "fc00::1", "fd00:ec2::254", "fe80::1", "ff02::1",
-         "::ffff:127.0.0.1", "::ffff:10.0.0.1", "::ffff:169.254.169.254",
-         "2002:7f00:1::", "64:ff9b::a00:1", "192.0.2.1", "198.18.0.1"],
+        [
+            "127.0.0.1",
+            "127.8.9.10",
+            "10.0.0.1",
+            "10.255.255.254",
+            "172.16.0.1",
+            "172.31.255.1",
+            "192.168.0.1",
+            "169.254.169.254",
+            "169.254.0.1",
+            "100.64.0.1",
+            "100.127.255.254",
+            "0.0.0.0",
+            "224.0.0.251",
+            "239.255.255.250",
+            "240.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fc00::1",
+            "fd00:ec2::254",
+            "fe80::1",
+            "ff02::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "::ffff:169.254.169.254",
+            "2002:7f00:1::",
+            "64:ff9b::a00:1",
+            "192.0.2.1",
+            "198.18.0.1",
+        ],
     )
     def test_refused(self, address: str) -> None:
         assert not is_public_address(address)
 
     @pytest.mark.parametrize(
-        "address", [PUBLIC_IP, "8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "::ffff:8.8.8.8",
-                    "172.32.0.1", "100.128.0.1"])
+        "address",
+        [
+            PUBLIC_IP,
+            "8.8.8.8",
+            "1.1.1.1",
+            "2606:4700:4700::1111",
+            "::ffff:8.8.8.8",
+            "172.32.0.1",
+            "100.128.0.1",
+        ],
+    )
     def test_allowed(self, address: str) -> None:
         assert is_public_address(address)
 
@@ -82,10 +116,19 @@ class TestIsPublicAddress:
 class TestGuard:
     @pytest.mark.parametrize(
         "url",
-        ["http://127.0.0.1/feed", "http://10.1.2.3/feed", "http://172.16.5.4/", "http://192.168.1.1/",
-         "http://169.254.169.254/latest/meta-data/", "http://[::1]/", "http://[fc00::1]/",
-         "http://[fd12:3456::1]:8080/", "http://[::ffff:127.0.0.1]/", "http://100.64.0.1/",
-         "http://0.0.0.0/"],
+        [
+            "http://127.0.0.1/feed",
+            "http://10.1.2.3/feed",
+            "http://172.16.5.4/",
+            "http://192.168.1.1/",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://[::1]/",
+            "http://[fc00::1]/",
+            "http://[fd12:3456::1]:8080/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://100.64.0.1/",
+            "http://0.0.0.0/",
+        ],
     )
     def test_literal_private_addresses_are_refused(self, url: str) -> None:
         with pytest.raises(UnsafeAddress):
@@ -102,8 +145,10 @@ class TestGuard:
 
     def test_any_private_answer_refuses_the_name(self, monkeypatch: pytest.MonkeyPatch) -> None:
         def getaddrinfo(host, port, *args, **kwargs):
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (PUBLIC_IP, port)),
-                    (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+            return [
+                (socket.AF_INET, socket.SOCK_STREAM, 6, "", (PUBLIC_IP, port)),
+                (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port)),
+            ]
 
         monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
         with pytest.raises(UnsafeAddress):
@@ -113,8 +158,9 @@ class TestGuard:
         fake_dns["blog.example.org"] = PUBLIC_IP
         assert PublicAddressGuard().check_url("https://blog.example.org/feed/") == [PUBLIC_IP]
 
-    @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.org/x", "gopher://x/",
-                                     "http:///nohost"])
+    @pytest.mark.parametrize(
+        "url", ["file:///etc/passwd", "ftp://example.org/x", "gopher://x/", "http:///nohost"]
+    )
     def test_only_http_and_https(self, url: str) -> None:
         with pytest.raises(UnsafeAddress):
             PublicAddressGuard().check_url(url)
@@ -130,31 +176,36 @@ class TestFetchGuarded:
         fake_dns["blog.example.org"] = PUBLIC_IP
         fake_dns["intranet.example.org"] = "192.168.10.10"
         respx.get("https://blog.example.org/feed/").respond(
-            301, headers={"Location": "http://intranet.example.org/admin"})
+            301, headers={"Location": "http://intranet.example.org/admin"}
+        )
         internal = respx.get("http://intranet.example.org/admin").respond(200, text="secret")
         with guarded_client(trusted=False) as client, pytest.raises(UnsafeAddress, match="192.168"):
-            fetch_guarded(client, "https://blog.example.org/feed/", trusted=False,
-                          max_bytes=1000, timeout_s=5)
+            fetch_guarded(
+                client, "https://blog.example.org/feed/", trusted=False, max_bytes=1000, timeout_s=5
+            )
         assert not internal.called
 
     @respx.mock
     def test_redirect_to_the_metadata_service_is_refused(self, fake_dns: dict[str, str]) -> None:
         fake_dns["blog.example.org"] = PUBLIC_IP
         respx.get("https://blog.example.org/a").respond(
-            302, headers={"Location": "http://169.254.169.254/latest/meta-data/"})
+            302, headers={"Location": "http://169.254.169.254/latest/meta-data/"}
+        )
         with guarded_client(trusted=False) as client, pytest.raises(UnsafeAddress):
-            fetch_guarded(client, "https://blog.example.org/a", trusted=False, max_bytes=1000,
-                          timeout_s=5)
+            fetch_guarded(client, "https://blog.example.org/a", trusted=False, max_bytes=1000, timeout_s=5)
 
     @respx.mock
     def test_redirects_are_followed_and_counted(self, fake_dns: dict[str, str]) -> None:
         fake_dns["a.example.org"] = PUBLIC_IP
         fake_dns["b.example.org"] = "93.184.216.35"
-        respx.get("http://a.example.org/feed").respond(301, headers={"Location": "https://b.example.org/feed"})
+        respx.get("http://a.example.org/feed").respond(
+            301, headers={"Location": "https://b.example.org/feed"}
+        )
         respx.get("https://b.example.org/feed").respond(200, text="<rss/>", headers={"ETag": '"x"'})
         with guarded_client(trusted=False) as client:
-            result = fetch_guarded(client, "http://a.example.org/feed", trusted=False,
-                                   max_bytes=1000, timeout_s=5)
+            result = fetch_guarded(
+                client, "http://a.example.org/feed", trusted=False, max_bytes=1000, timeout_s=5
+            )
         assert (result.status_code, result.url, result.redirects) == (200, "https://b.example.org/feed", 1)
         assert validators(result.headers) == ('"x"', None)
 
@@ -162,11 +213,9 @@ class TestFetchGuarded:
     def test_too_many_redirects(self, fake_dns: dict[str, str]) -> None:
         fake_dns["loop.example.org"] = PUBLIC_IP
         for i in range(7):
-            respx.get(f"https://loop.example.org/{i}").respond(
-                302, headers={"Location": f"/{i + 1}"})
+            respx.get(f"https://loop.example.org/{i}").respond(302, headers={"Location": f"/{i + 1}"})
         with guarded_client(trusted=False) as client, pytest.raises(BadPayload, match="redirects"):
-            fetch_guarded(client, "https://loop.example.org/0", trusted=False, max_bytes=100,
-                          timeout_s=5)
+            fetch_guarded(client, "https://loop.example.org/0", trusted=False, max_bytes=100, timeout_s=5)
 
     @respx.mock
     def test_authorization_is_not_sent_to_another_origin(self, fake_dns: dict[str, str]) -> None:
@@ -175,8 +224,14 @@ class TestFetchGuarded:
         respx.get("https://api.example.org/x").respond(307, headers={"Location": "https://cdn.example.net/x"})
         target = respx.get("https://cdn.example.net/x").respond(200, json={})
         with guarded_client(trusted=False) as client:
-            fetch_guarded(client, "https://api.example.org/x", trusted=False, max_bytes=100,
-                          timeout_s=5, headers={"Authorization": "Bearer secret"})
+            fetch_guarded(
+                client,
+                "https://api.example.org/x",
+                trusted=False,
+                max_bytes=100,
+                timeout_s=5,
+                headers={"Authorization": "Bearer secret"},
+            )
         assert "authorization" not in target.calls.last.request.headers
 
     @respx.mock
@@ -189,20 +244,22 @@ class TestFetchGuarded:
 
         respx.get("https://big.example.org/feed").respond(200, stream=httpx.ByteStream(b"".join(stream())))
         with guarded_client(trusted=False) as client, pytest.raises(BadPayload, match="too large"):
-            fetch_guarded(client, "https://big.example.org/feed", trusted=False, max_bytes=50_000,
-                          timeout_s=5)
+            fetch_guarded(
+                client, "https://big.example.org/feed", trusted=False, max_bytes=50_000, timeout_s=5
+            )
 
     @respx.mock
     def test_declared_length_over_the_cap(self, fake_dns: dict[str, str]) -> None:
         fake_dns["big.example.org"] = PUBLIC_IP
         respx.get("https://big.example.org/feed").respond(200, content=b"y" * 2000)
         with guarded_client(trusted=False) as client, pytest.raises(BadPayload, match="declared"):
-            fetch_guarded(client, "https://big.example.org/feed", trusted=False, max_bytes=1000,
-                          timeout_s=5)
+            fetch_guarded(client, "https://big.example.org/feed", trusted=False, max_bytes=1000, timeout_s=5)
 
     def test_conditional_headers(self) -> None:
         assert conditional_headers('"e"', "Mon, 06 Oct 2025 10:00:00 GMT") == {
-            "If-None-Match": '"e"', "If-Modified-Since": "Mon, 06 Oct 2025 10:00:00 GMT"}
+            "If-None-Match": '"e"',
+            "If-Modified-Since": "Mon, 06 Oct 2025 10:00:00 GMT",
+        }
         assert conditional_headers(None, None) == {}
 
 
@@ -282,8 +339,7 @@ class TestRequestRunner:
         clock = FakeClock()
         runner = self.runner(clock, max_wait_s=30)
         reset = str(int(clock.now().timestamp()) + 10)
-        send = sequence(Resp(429, {"x-rate-limit-reset": reset, "x-rate-limit-remaining": "0"}),
-                        Resp(200))
+        send = sequence(Resp(429, {"x-rate-limit-reset": reset, "x-rate-limit-remaining": "0"}), Resp(200))
         assert runner.call(send, lambda r: r.body) == "ok"
         assert 8 < clock.slept[0] <= 11.5
         assert runner.take_stats()[1] == pytest.approx(clock.slept[0])
@@ -345,14 +401,19 @@ class TestRequestRunner:
 
     def test_header_styles(self) -> None:
         now = datetime(2025, 10, 10, tzinfo=UTC)
-        mastodon = parse_rate_limit(httpx.Headers({"X-RateLimit-Remaining": "3",
-                                                   "X-RateLimit-Reset": "2025-10-10T00:05:00.000Z"}), now)
-        assert mastodon.remaining == 3 and mastodon.reset_at == now + timedelta(minutes=5)
+        mastodon = parse_rate_limit(
+            httpx.Headers({"X-RateLimit-Remaining": "3", "X-RateLimit-Reset": "2025-10-10T00:05:00.000Z"}),
+            now,
+        )
+        assert mastodon.remaining == 3
+        assert mastodon.reset_at == now + timedelta(minutes=5)
         retry_after = parse_rate_limit(httpx.Headers({"Retry-After": "120"}), now)
         assert retry_after.reset_at == now + timedelta(seconds=120)
-        garbage = parse_rate_limit(httpx.Headers({"x-rate-limit-remaining": "lots",
-                                                  "x-rate-limit-reset": "soon"}), now)
-        assert garbage.remaining is None and garbage.reset_at is None
+        garbage = parse_rate_limit(
+            httpx.Headers({"x-rate-limit-remaining": "lots", "x-rate-limit-reset": "soon"}), now
+        )
+        assert garbage.remaining is None
+        assert garbage.reset_at is None
 
 
 def test_real_getaddrinfo_still_available() -> None:

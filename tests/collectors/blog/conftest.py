@@ -38,8 +38,12 @@ class BlogWorld:
     clock: FakeClock = field(default_factory=FakeClock)
 
     def config(self, path: str, **changes: Any) -> SourceConfig:
-        values: dict[str, Any] = {"platform": Platform.BLOG, "url": self.url + path,
-                                  "trusted": True, "timeout_s": 5.0}
+        values: dict[str, Any] = {
+            "platform": Platform.BLOG,
+            "url": self.url + path,
+            "trusted": True,
+            "timeout_s": 5.0,
+        }
         values.update(changes)
         return SourceConfig(**values)
 

@@ -73,10 +73,14 @@ class TestLinks:
         [
             ("HTTPS://Blog.Example.ORG/2025/10/slug/", "https://blog.example.org/2025/10/slug"),
             ("https://blog.example.org/2025/10/slug", "https://blog.example.org/2025/10/slug"),
-            ("https://blog.example.org:443/a/?utm_source=rss&utm_medium=x#frag",
-             "https://blog.example.org/a"),
-            ("http://blog.example.org:8080/a?p=3&UTM_campaign=z&fbclid=1",
-             "http://blog.example.org:8080/a?p=3"),
+            (
+                "https://blog.example.org:443/a/?utm_source=rss&utm_medium=x#frag",
+                "https://blog.example.org/a",
+            ),
+            (
+                "http://blog.example.org:8080/a?p=3&UTM_campaign=z&fbclid=1",
+                "http://blog.example.org:8080/a?p=3",
+            ),
             ("https://blog.example.org", "https://blog.example.org/"),
             ("https://blog.example.org/", "https://blog.example.org/"),
             ("http://[::1]:80/x/", "http://[::1]/x"),
@@ -88,8 +92,16 @@ class TestLinks:
     def test_clean_keeps_the_trailing_slash(self) -> None:
         assert clean_link("https://B.org/a/?utm_x=1#f") == "https://b.org/a/"
 
-    @pytest.mark.parametrize("raw", ["javascript:alert(1)", "/relative/path", "mailto:a@b",
-                                     "https://user:pw@b.org/", "https://b.org:99999/"])
+    @pytest.mark.parametrize(
+        "raw",
+        [
+            "javascript:alert(1)",
+            "/relative/path",
+            "mailto:a@b",
+            "https://user:pw@b.org/",
+            "https://b.org:99999/",
+        ],
+    )
     def test_refuses_non_http_links(self, raw: str) -> None:
         with pytest.raises(BadPayload):
             normalise_link(raw)
@@ -98,7 +110,8 @@ class TestLinks:
 class TestMapping:
     def test_wordpress_entry(self) -> None:
         post = map_item(items(RSS)[0])
-        assert post.platform is Platform.BLOG and post.kind is PostKind.ARTICLE
+        assert post.platform is Platform.BLOG
+        assert post.kind is PostKind.ARTICLE
         assert post.global_key == "https://blog.example.org/?p=12"
         assert post.url == "https://blog.example.org/2025/10/mangroves/?p=2"
         assert post.author_key == f"blog:{FEED_URL}"
@@ -113,13 +126,18 @@ class TestMapping:
         assert text.startswith("Day 2: mangroves & people\n\nMangroves protect coasts.")
         assert "the report https://news.example.org/story/1" in text
         assert "see https://iucn.org and #NatureForAll with @amina." in text
-        assert "https://iucn.org/cec." in text and "iucn.org/cec https" not in text
-        assert "steal" not in text and "<" not in text
+        assert "https://iucn.org/cec." in text
+        assert "iucn.org/cec https" not in text
+        assert "steal" not in text
+        assert "<" not in text
 
     def test_html_is_sanitised(self) -> None:
         html = map_item(items(RSS)[0]).html or ""
-        assert "<script" not in html and "steal" not in html and "onerror" not in html
-        assert "<img" in html and "<b>coasts</b>" in html
+        assert "<script" not in html
+        assert "steal" not in html
+        assert "onerror" not in html
+        assert "<img" in html
+        assert "<b>coasts</b>" in html
 
     def test_entry_without_guid_is_keyed_by_normalised_link(self) -> None:
         post = map_item(items(RSS)[1])
@@ -136,7 +154,8 @@ class TestMapping:
         assert post.created_at == datetime(2025, 10, 10, 6, 0, tzinfo=UTC)
         assert post.edited_at == datetime(2025, 10, 12, 10, 0, tzinfo=UTC)
         assert post.version == "2025-10-12T10:00:00Z"
-        assert post.tags == ("NatureForAll",) and post.media_count == 1
+        assert post.tags == ("NatureForAll",)
+        assert post.media_count == 1
 
     def test_raw_is_json_safe_and_keeps_unknown_fields(self) -> None:
         import json
@@ -157,15 +176,17 @@ class TestMapping:
 
     def test_html_to_text_collects_images(self) -> None:
         text, images = html_to_text('<p>a<img src="/x.png"></p><p>b</p>', "https://s.org/p/")
-        assert text == "a\n\nb" and images == ["https://s.org/x.png"]
+        assert text == "a\n\nb"
+        assert images == ["https://s.org/x.png"]
 
 
 class TestHostileInput:
     def test_billion_laughs_is_refused_fast(self) -> None:
-        lol = "".join(
-            f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10}">' for i in range(1, 10))
-        bomb = (f'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY lol0 "lol">{lol}]>'
-                '<rss version="2.0"><channel><item><title>&lol9;</title></item></channel></rss>')
+        lol = "".join(f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10}">' for i in range(1, 10))
+        bomb = (
+            f'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY lol0 "lol">{lol}]>'
+            '<rss version="2.0"><channel><item><title>&lol9;</title></item></channel></rss>'
+        )
         started = time.monotonic()
         with pytest.raises(BadPayload, match="entities"):
             parse_feed(bomb.encode(), FEED_URL)
@@ -184,9 +205,13 @@ class TestHostileInput:
                 pass
 
     def test_huge_entry_count(self) -> None:
-        entry = (b"<item><title>t</title><link>https://b.org/%d</link>"
-                 b"<pubDate>Fri, 10 Oct 2025 09:30:00 GMT</pubDate></item>")
-        body = b"<rss version='2.0'><channel>" + b"".join(entry % i for i in range(3000)) + b"</channel></rss>"
+        entry = (
+            b"<item><title>t</title><link>https://b.org/%d</link>"
+            b"<pubDate>Fri, 10 Oct 2025 09:30:00 GMT</pubDate></item>"
+        )
+        body = (
+            b"<rss version='2.0'><channel>" + b"".join(entry % i for i in range(3000)) + b"</channel></rss>"
+        )
         parsed = parse_feed(body, FEED_URL)
         assert len({map_item(raw).global_key for raw in parsed.items}) == 3000
 
@@ -205,12 +230,42 @@ def _check_feed(content: bytes) -> None:
         assert post.global_key
 
 
-xml_text = st.lists(st.sampled_from(list("<>/&;#\"'= abcx\n") + ["<item>", "</item>",
-                   "<title>", "</title>", "<link>", "</link>", "<guid>", "</guid>", "<pubDate>",
-                   "</pubDate>", "Fri, 10 Oct 2025 09:30:00 GMT", "https://b.org/x", "<entry>",
-                   "</entry>", "<id>", "</id>", "<![CDATA[", "]]>", "<!ENTITY a 'b'>", "&amp;",
-                   "<category>", "</category>", "<content:encoded>", "</content:encoded>",
-                   "<img src=x onerror=y>", "<script>", "\x00", "\udcff"]), max_size=80).map("".join)
+xml_text = st.lists(
+    st.sampled_from(
+        list("<>/&;#\"'= abcx\n")
+        + [
+            "<item>",
+            "</item>",
+            "<title>",
+            "</title>",
+            "<link>",
+            "</link>",
+            "<guid>",
+            "</guid>",
+            "<pubDate>",
+            "</pubDate>",
+            "Fri, 10 Oct 2025 09:30:00 GMT",
+            "https://b.org/x",
+            "<entry>",
+            "</entry>",
+            "<id>",
+            "</id>",
+            "<![CDATA[",
+            "]]>",
+            "<!ENTITY a 'b'>",
+            "&amp;",
+            "<category>",
+            "</category>",
+            "<content:encoded>",
+            "</content:encoded>",
+            "<img src=x onerror=y>",
+            "<script>",
+            "\x00",
+            "\udcff",
+        ]
+    ),
+    max_size=80,
+).map("".join)
 
 
 class TestProperties:
@@ -222,20 +277,48 @@ class TestProperties:
     @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(xml_text)
     def test_any_feed_like_xml(self, body: str) -> None:
-        for wrapper in ("<rss version='2.0'><channel>{}</channel></rss>",
-                        "<feed xmlns='http://www.w3.org/2005/Atom'>{}</feed>"):
+        for wrapper in (
+            "<rss version='2.0'><channel>{}</channel></rss>",
+            "<feed xmlns='http://www.w3.org/2005/Atom'>{}</feed>",
+        ):
             _check_feed(wrapper.format(body).encode("utf-8", "surrogatepass"))
 
     @settings(max_examples=200, deadline=None)
-    @given(st.recursive(
-        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
-        lambda children: st.lists(children, max_size=4)
-        | st.dictionaries(st.sampled_from(["entry", "feed_url", "id", "link", "links",
-                                           "title", "summary", "content", "tags", "term",
-                                           "published_parsed", "updated_parsed", "value",
-                                           "type", "enclosures", "href", "author", "feed"]),
-                          children, max_size=6),
-        max_leaves=25))
+    @given(
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+            lambda children: (
+                st.lists(children, max_size=4)
+                | st.dictionaries(
+                    st.sampled_from(
+                        [
+                            "entry",
+                            "feed_url",
+                            "id",
+                            "link",
+                            "links",
+                            "title",
+                            "summary",
+                            "content",
+                            "tags",
+                            "term",
+                            "published_parsed",
+                            "updated_parsed",
+                            "value",
+                            "type",
+                            "enclosures",
+                            "href",
+                            "author",
+                            "feed",
+                        ]
+                    ),
+                    children,
+                    max_size=6,
+                )
+            ),
+            max_leaves=25,
+        )
+    )
     def test_any_json_raw_item(self, raw: object) -> None:
         try:
             map_item(raw)  # type: ignore[arg-type]
@@ -252,9 +335,13 @@ class TestArticlePage:
             b'<meta property="article:published_time" content="2025-10-10T09:30:00+00:00">'
             b'<meta property="article:tag" content="IUCNcec"><meta property="article:tag" '
             b'content="WCC2025"></head><body><nav>menu</nav><article><p>Body</p></article>'
-            b"</body></html>", "https://b.org/2025/10/a/?utm_source=x")
-        assert page.title == "The title" and page.canonical == "https://b.org/2025/10/a/"
+            b"</body></html>",
+            "https://b.org/2025/10/a/?utm_source=x",
+        )
+        assert page.title == "The title"
+        assert page.canonical == "https://b.org/2025/10/a/"
         assert page.feed_url == "https://b.org/author/x/feed/"
         assert page.tags == ("IUCNcec", "WCC2025")
         assert page.published == datetime(2025, 10, 10, 9, 30, tzinfo=UTC)
-        assert "<p>Body</p>" in page.html and "menu" not in page.html
+        assert "<p>Body</p>" in page.html
+        assert "menu" not in page.html

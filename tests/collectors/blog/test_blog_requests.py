@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 import httpx
 import pytest
@@ -25,21 +26,29 @@ FEED = "https://blog.example.org/author/amina/feed/"
 
 
 def rss(*items: str) -> bytes:
-    return ("<?xml version='1.0'?><rss version='2.0'><channel><title>t</title>"
-            + "".join(items) + "</channel></rss>").encode()
+    return (
+        "<?xml version='1.0'?><rss version='2.0'><channel><title>t</title>"
+        + "".join(items)
+        + "</channel></rss>"
+    ).encode()
 
 
 def item(n: int, *, tag: str = "IUCNcec", body: str = "Body") -> str:
-    return (f"<item><title>Post {n}</title><link>https://blog.example.org/p/{n}/</link>"
-            f"<guid isPermaLink='false'>post-{n}</guid>"
-            f"<pubDate>Fri, {10 + n:02d} Oct 2025 09:30:00 GMT</pubDate>"
-            f"<category>{tag}</category><description>{body}</description></item>")
+    return (
+        f"<item><title>Post {n}</title><link>https://blog.example.org/p/{n}/</link>"
+        f"<guid isPermaLink='false'>post-{n}</guid>"
+        f"<pubDate>Fri, {10 + n:02d} Oct 2025 09:30:00 GMT</pubDate>"
+        f"<category>{tag}</category><description>{body}</description></item>"
+    )
 
 
 @pytest.fixture(autouse=True)
 def dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    table = {"blog.example.org": "93.184.216.34", "evil.example.org": "10.0.0.7",
-             "cdn.example.org": "93.184.216.40"}
+    table = {
+        "blog.example.org": "93.184.216.34",
+        "evil.example.org": "10.0.0.7",
+        "cdn.example.org": "93.184.216.40",
+    }
 
     def getaddrinfo(host, port, *args, **kwargs):
         if host not in table:
@@ -56,7 +65,7 @@ def collector(fake_clock) -> BlogCollector:
 
 
 def config(**changes) -> SourceConfig:
-    values = {"platform": Platform.BLOG, "url": FEED, "timeout_s": 5.0}
+    values: dict[str, Any] = {"platform": Platform.BLOG, "url": FEED, "timeout_s": 5.0}
     values.update(changes)
     return SourceConfig(**values)
 
@@ -64,12 +73,18 @@ def config(**changes) -> SourceConfig:
 @respx.mock
 def test_first_run_sends_no_validators_and_saves_them(collector: BlogCollector) -> None:
     route = respx.get(FEED).respond(
-        200, content=rss(item(2), item(1)),
-        headers={"ETag": 'W/"v1"', "Last-Modified": "Sat, 11 Oct 2025 09:30:00 GMT",
-                 "Content-Type": "application/rss+xml"})
+        200,
+        content=rss(item(2), item(1)),
+        headers={
+            "ETag": 'W/"v1"',
+            "Last-Modified": "Sat, 11 Oct 2025 09:30:00 GMT",
+            "Content-Type": "application/rss+xml",
+        },
+    )
     pages = list(collector.fetch(config(), None))
     request = route.calls.last.request
-    assert "if-none-match" not in request.headers and "if-modified-since" not in request.headers
+    assert "if-none-match" not in request.headers
+    assert "if-modified-since" not in request.headers
     assert "rss+xml" in request.headers["accept"]
     assert [p.global_key for p in pages[-1].posts] == ["post-1", "post-2"]  # oldest first
     assert pages[-1].cursor["etag"] == 'W/"v1"'
@@ -79,13 +94,14 @@ def test_first_run_sends_no_validators_and_saves_them(collector: BlogCollector) 
 @respx.mock
 def test_conditional_get_and_304(collector: BlogCollector) -> None:
     route = respx.get(FEED).respond(304)
-    cursor = {"v": 1, "etag": '"v1"', "last_modified": "Sat, 11 Oct 2025 09:30:00 GMT",
-              "seen": ["abc"]}
+    cursor = {"v": 1, "etag": '"v1"', "last_modified": "Sat, 11 Oct 2025 09:30:00 GMT", "seen": ["abc"]}
     pages = list(collector.fetch(config(), cursor))
     request = route.calls.last.request
     assert request.headers["if-none-match"] == '"v1"'
     assert request.headers["if-modified-since"] == "Sat, 11 Oct 2025 09:30:00 GMT"
-    assert len(pages) == 1 and pages[0].posts == [] and pages[0].cursor == cursor
+    assert len(pages) == 1
+    assert pages[0].posts == []
+    assert pages[0].cursor == cursor
     assert pages[0].requests == 1
 
 
@@ -103,17 +119,22 @@ def test_changed_entry_is_emitted_again(collector: BlogCollector) -> None:
     cursor = list(collector.fetch(config(), None))[-1].cursor
     route.respond(200, content=rss(item(1, body="Body, edited")))
     posts = [p for page in collector.fetch(config(), cursor) for p in page.posts]
-    assert [p.global_key for p in posts] == ["post-1"] and "edited" in posts[0].text
+    assert [p.global_key for p in posts] == ["post-1"]
+    assert "edited" in posts[0].text
 
 
 @respx.mock
 def test_retries_5xx_then_succeeds(collector: BlogCollector, fake_clock) -> None:
     route = respx.get(FEED)
-    route.side_effect = [httpx.Response(503), httpx.ReadError("reset"),
-                         httpx.Response(200, content=rss(item(1)))]
+    route.side_effect = [
+        httpx.Response(503),
+        httpx.ReadError("reset"),
+        httpx.Response(200, content=rss(item(1))),
+    ]
     pages = list(collector.fetch(config(), None))
     assert [p.global_key for p in pages[0].posts] == ["post-1"]
-    assert pages[0].requests == 3 and len(fake_clock.slept) == 2
+    assert pages[0].requests == 3
+    assert len(fake_clock.slept) == 2
 
 
 @respx.mock
@@ -127,10 +148,13 @@ def test_gives_up_after_retries(collector: BlogCollector) -> None:
 def test_truncated_feed_is_retried(collector: BlogCollector) -> None:
     whole = rss(item(2), item(1))
     route = respx.get(FEED)
-    route.side_effect = [httpx.Response(200, content=whole[: len(whole) // 2]),
-                         httpx.Response(200, content=whole, headers={"ETag": '"ok"'})]
+    route.side_effect = [
+        httpx.Response(200, content=whole[: len(whole) // 2]),
+        httpx.Response(200, content=whole, headers={"ETag": '"ok"'}),
+    ]
     pages = list(collector.fetch(config(), None))
-    assert len(pages[-1].posts) == 2 and pages[-1].cursor["etag"] == '"ok"'
+    assert len(pages[-1].posts) == 2
+    assert pages[-1].cursor["etag"] == '"ok"'
 
 
 @respx.mock
@@ -143,8 +167,9 @@ def test_permanently_broken_feed_is_used_without_saving_validators(collector) ->
 
 
 @respx.mock
-@pytest.mark.parametrize(("status", "error"), [(403, SourceBlocked), (410, InvalidSource),
-                                               (404, InvalidSource), (418, BadPayload)])
+@pytest.mark.parametrize(
+    ("status", "error"), [(403, SourceBlocked), (410, InvalidSource), (404, InvalidSource), (418, BadPayload)]
+)
 def test_error_statuses(collector: BlogCollector, status: int, error: type) -> None:
     respx.get(FEED).respond(status)
     with pytest.raises(error):
@@ -172,7 +197,9 @@ def test_trusted_source_still_checks_other_origins(collector: BlogCollector) -> 
     evil = respx.get("http://evil.example.org/post").respond(200)
     refs = [PostRef(global_key="k", local_id="k", url="http://evil.example.org/post")]
     results = list(collector.recheck(config(trusted=True), refs))
-    assert results[0].gone is False and results[0].post is None and not evil.called
+    assert results[0].gone is False
+    assert results[0].post is None
+    assert not evil.called
 
 
 @respx.mock
@@ -180,34 +207,45 @@ def test_recheck_statuses(collector: BlogCollector) -> None:
     respx.get("https://blog.example.org/p/1/").respond(410)
     respx.get("https://blog.example.org/p/2/").respond(404)
     respx.get("https://blog.example.org/p/3/").respond(
-        200, html='<html><head><meta property="article:published_time" '
-                  'content="2025-10-10T09:30:00Z"><meta property="article:tag" content="IUCNcec">'
-                  "</head><body><article><p>Still here</p></article></body></html>")
+        200,
+        html='<html><head><meta property="article:published_time" '
+        'content="2025-10-10T09:30:00Z"><meta property="article:tag" content="IUCNcec">'
+        "</head><body><article><p>Still here</p></article></body></html>",
+    )
     respx.get("https://blog.example.org/p/4/").respond(
-        200, html="<html><body><p>No metadata</p></body></html>")
-    refs = [PostRef(f"post-{n}", f"post-{n}", f"https://blog.example.org/p/{n}/")
-            for n in range(1, 5)]
+        200, html="<html><body><p>No metadata</p></body></html>"
+    )
+    refs = [PostRef(f"post-{n}", f"post-{n}", f"https://blog.example.org/p/{n}/") for n in range(1, 5)]
     results = {r.ref.global_key: r for r in collector.recheck(config(), refs)}
-    assert results["post-1"].gone and results["post-2"].gone
+    assert results["post-1"].gone
+    assert results["post-2"].gone
     fresh = results["post-3"].post
-    assert fresh is not None and fresh.global_key == "post-3" and fresh.tags == ("IUCNcec",)
-    assert fresh.author_key == f"blog:{FEED}" and "Still here" in fresh.text
-    assert not results["post-4"].gone and results["post-4"].post is None
+    assert fresh is not None
+    assert fresh.global_key == "post-3"
+    assert fresh.tags == ("IUCNcec",)
+    assert fresh.author_key == f"blog:{FEED}"
+    assert "Still here" in fresh.text
+    assert not results["post-4"].gone
+    assert results["post-4"].post is None
 
 
 @respx.mock
 def test_fetch_url_reads_the_article_page(collector: BlogCollector) -> None:
     route = respx.get("https://blog.example.org/2025/10/a/").respond(
-        200, html='<html><head><title>A</title><link rel="canonical" href="/2025/10/a/">'
-                  '<link rel="alternate" type="application/rss+xml" href="/author/amina/feed/">'
-                  '<meta property="article:published_time" content="2025-10-10T09:30:00Z">'
-                  '<meta property="article:tag" content="NatureForAll"></head>'
-                  '<body><article><p>Hello <img src="/i.jpg"></p></article></body></html>')
+        200,
+        html='<html><head><title>A</title><link rel="canonical" href="/2025/10/a/">'
+        '<link rel="alternate" type="application/rss+xml" href="/author/amina/feed/">'
+        '<meta property="article:published_time" content="2025-10-10T09:30:00Z">'
+        '<meta property="article:tag" content="NatureForAll"></head>'
+        '<body><article><p>Hello <img src="/i.jpg"></p></article></body></html>',
+    )
     post = collector.fetch_url(config(), "https://blog.example.org/2025/10/a/")
     assert route.calls.last.request.headers["user-agent"].startswith("BlogItEarnIt")
     assert post.global_key == "https://blog.example.org/2025/10/a"
-    assert post.author_key == f"blog:{FEED}" and post.tags == ("NatureForAll",)
-    assert post.media_count == 1 and post.text == "A\n\nHello"
+    assert post.author_key == f"blog:{FEED}"
+    assert post.tags == ("NatureForAll",)
+    assert post.media_count == 1
+    assert post.text == "A\n\nHello"
 
 
 def test_fetch_url_refuses_private_targets(collector: BlogCollector) -> None:
@@ -223,10 +261,15 @@ def test_validate(collector: BlogCollector, url: str) -> None:
 
 @respx.mock
 def test_tag_filter(collector: BlogCollector) -> None:
-    respx.get(FEED).respond(200, content=rss(item(1, tag="Travel"), item(2, tag="natureforall"),
-                                             item(3, tag="x", body="About #IUCNcec today")))
-    posts = [p for page in collector.fetch(config(tags=("NatureForAll", "iucncec")), None)
-             for p in page.posts]
+    respx.get(FEED).respond(
+        200,
+        content=rss(
+            item(1, tag="Travel"), item(2, tag="natureforall"), item(3, tag="x", body="About #IUCNcec today")
+        ),
+    )
+    posts = [
+        p for page in collector.fetch(config(tags=("NatureForAll", "iucncec")), None) for p in page.posts
+    ]
     assert sorted(p.global_key for p in posts) == ["post-2", "post-3"]
 
 

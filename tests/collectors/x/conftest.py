@@ -38,8 +38,13 @@ class XWorld:
     clock: FakeClock = field(default_factory=FakeClock)
 
     def config(self, **changes: Any) -> SourceConfig:
-        values: dict[str, Any] = {"platform": Platform.X, "url": self.url, "token": "sim-x-token",
-                                  "trusted": True, "timeout_s": 5.0}
+        values: dict[str, Any] = {
+            "platform": Platform.X,
+            "url": self.url,
+            "token": "sim-x-token",
+            "trusted": True,
+            "timeout_s": 5.0,
+        }
         values.update(changes)
         return SourceConfig(**values)
 

@@ -26,7 +26,8 @@ def test_collects_exactly_the_truth_then_only_new_tweets(x_world) -> None:
     world = x_world(seed=1, posts=400)
     collector = world.collector()
     keys, cursor = run(collector, world.config())
-    assert len(keys) == len(set(keys)) and set(keys) == world.sim.truth()
+    assert len(keys) == len(set(keys))
+    assert set(keys) == world.sim.truth()
     assert world.stats()["paths"]["/x/2/tweets/search/recent"] == len(keys) // 100 + 1
     assert run(collector, world.config(), cursor)[0] == []
     fresh = world.sim.add_tweet(tags=["IUCNcec"])
@@ -70,14 +71,18 @@ def test_retweets_excluded_and_kinds_mapped(x_world) -> None:
 
 
 def test_survives_faults_without_loss(x_world) -> None:
-    faults = Faults(error_5xx=0.1, reset=0.1, malformed=0.15, burst_429=0.05, duplicate=0.5,
-                    shuffle=0.5, seed=5)
+    faults = Faults(
+        error_5xx=0.1, reset=0.1, malformed=0.15, burst_429=0.05, duplicate=0.5, shuffle=0.5, seed=5
+    )
     world = x_world(seed=4, posts=600, faults=faults)
     collector = world.collector()
     keys, _ = run(collector, world.config(page_limit=10))
-    assert len(keys) == len(set(keys)) and set(keys) == world.sim.truth()
+    assert len(keys) == len(set(keys))
+    assert set(keys) == world.sim.truth()
     stats = world.stats()
-    assert stats["errors_5xx"] and stats["resets"] and stats["malformed"]
+    assert stats["errors_5xx"]
+    assert stats["resets"]
+    assert stats["malformed"]
 
 
 def test_real_rate_limit_is_honoured_without_a_429(x_world) -> None:
@@ -105,7 +110,8 @@ def test_recheck_and_engagement(x_world) -> None:
     world.sim.like(kept.global_key, reporter.x_user_id)
     refs = [PostRef(p.global_key, p.local_id, p.url) for p in (deleted, kept)]
     results = {r.ref.global_key: r for r in collector.recheck(world.config(), refs)}
-    assert results[deleted.global_key].gone and results[kept.global_key].post is not None
+    assert results[deleted.global_key].gone
+    assert results[kept.global_key].post is not None
     assert results[kept.global_key].post.likes == kept.likes + 1
     engagement = {e.global_key: e for e in collector.fetch_engagement(world.config(), refs)}
     assert f"x:{reporter.x_username}" in engagement[kept.global_key].liked_by
