@@ -515,3 +515,47 @@ class TestLeaderboard:
             (14, 3500),
             (13, 3500),
         ]
+
+
+def test_the_worked_example_of_docs_scoring_md() -> None:
+    """Amina's week, exactly as docs/scoring.md walks through it."""
+    ben = "mastodon:ben@mastodon.example"
+    photo_text = "Youth delegates just presented their mangrove restoration map! #iucncec"
+    posts = [
+        # 8 Oct, Mastodon, 4 likes of which one by Ben (another registered reporter)
+        make_post(
+            1,
+            text="Arrived in Dubai for the Congress: tomorrow the first session on ocean finance. #iucncec",
+            created_at=datetime(2025, 10, 8, 8, 0, tzinfo=UTC),
+            likes=4,
+            liked_by=(ben,),
+        ),
+        # 9 Oct, Mastodon with a photo, 2 boosts and 1 reply
+        make_post(2, text=photo_text, media_count=1, reposts=2, replies=1),
+        # 9 Oct, the same text with the photo cross-posted to Bluesky, no engagement
+        make_post(
+            3,
+            text=photo_text.replace("#iucncec", "#NatureForAll"),
+            media_count=1,
+            platform="bluesky",
+            account_key=ALICE_BLUESKY,
+            created_at=NOON_DAY_ONE + timedelta(minutes=2),
+        ),
+        # 10 Oct, blog article
+        make_post(4, kind="article", platform="blog", account_key=ALICE_BLOG, created_at=NOON_DAY_ONE + DAY),
+        # 10 Oct, too short
+        make_post(5, text="Great panel! #iucncec", created_at=NOON_DAY_ONE + DAY),
+        # 10 Oct, a boost of someone else's post
+        make_post(6, kind="repost", created_at=NOON_DAY_ONE + DAY),
+    ]
+    result = score(posts, others=frozenset({ben}))
+    assert [verdict.points for verdict in result.verdicts] == [1693, 2540, 0, 5000, 0, 0]
+    assert [verdict.reasons for verdict in result.verdicts][2:] == [
+        (Reason.DUPLICATE,),
+        (),
+        (Reason.TOO_SHORT,),
+        (Reason.REPOST,),
+    ]
+    assert result.breakdown.day_bonus == 4000
+    assert result.breakdown.platform_bonus == 1000
+    assert result.score == 14233
