@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from app.audit import service as audit
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.events.models import Event, Registration
-from app.events.schemas import EventCreate
+from app.events.schemas import EventCreate, EventPublic
 from app.reporters.models import Reporter
 from scoring.rules import RulesError, available_versions, load_rules
 
@@ -251,3 +251,126 @@ def register(
         },
     )
     return registration
+
+
+def list_visible_events(
+    *, session: Session, include_unpublished: bool, offset: int = 0, limit: int = 50
+) -> tuple[list[Event], int]:
+    """Events by start date; unpublished ones only when asked (staff)."""
+    from sqlalchemy import func
+
+    where = [] if include_unpublished else [col(Event.published).is_(True)]
+    total = session.exec(select(func.count()).select_from(Event).where(*where)).one()
+    rows = session.exec(
+        select(Event).where(*where).order_by(col(Event.start_date), col(Event.id)).offset(offset).limit(limit)
+    ).all()
+    return list(rows), int(total)
+
+
+def to_public(event: Event) -> EventPublic:
+    window_start, window_end = window_dates(event)
+    return EventPublic(
+        id=event.id or 0,
+        slug=event.slug,
+        name=event.name,
+        description=event.description,
+        location=event.location,
+        url=event.url,
+        start=event.start_date,
+        end=event.end_date,
+        timezone=event.timezone,
+        tag=event.event_tag,
+        require_tag=event.require_tag,
+        window_start=window_start,
+        window_end=window_end,
+        fee=event.fee,
+        currency=event.currency,
+        subsidy_cap=event.subsidy_cap,
+        rules=event.rules_version,
+        registration_deadline=event.registration_deadline,
+        judging_deadline=event.judging_deadline,
+    )
+
+
+def spec_fields(event: Event) -> dict[str, Any]:
+    """The event as EventCreate input, so a partial update can be merged and validated whole."""
+    return {
+        "slug": event.slug,
+        "name": event.name,
+        "description": event.description,
+        "location": event.location,
+        "url": event.url,
+        "start": event.start_date,
+        "end": event.end_date,
+        "timezone": event.timezone,
+        "tag": event.event_tag,
+        "require_tag": event.require_tag,
+        "fee": event.fee,
+        "currency": event.currency,
+        "subsidy_cap": event.subsidy_cap,
+        "budget": event.budget,
+        "rules": event.rules_version,
+        "registration_deadline": event.registration_deadline,
+        "judging_deadline": event.judging_deadline,
+        "min_posts": event.min_posts,
+        "min_event_days": event.min_event_days,
+        "min_articles": event.min_articles,
+    }
+
+
+def withdraw(
+    *,
+    session: Session,
+    reporter: Reporter,
+    event: Event,
+    actor_id: int | None = None,
+    actor_role: str | None = None,
+) -> Registration:
+    """Withdraw a reporter's registration (kept with ``withdrawn_at``; audited)."""
+    registration = session.exec(
+        select(Registration).where(Registration.event_id == event.id, Registration.reporter_id == reporter.id)
+    ).first()
+    if registration is None or registration.withdrawn_at is not None:
+        raise NotFound("registration of reporter", f"{reporter.id} for {event.slug}")
+    registration.withdrawn_at = datetime.now(UTC)
+    session.add(registration)
+    session.flush()
+    audit.record(
+        session=session,
+        action="registration.withdraw",
+        actor_id=actor_id,
+        actor_role=actor_role,
+        target_type="registration",
+        target_id=registration.id,
+        detail={"event": event.slug, "reporter_id": reporter.id},
+    )
+    return registration
+
+
+def list_registrations(
+    *, session: Session, event: Event, offset: int = 0, limit: int = 50
+) -> tuple[list[tuple[Registration, Reporter]], int]:
+    """An event's registrations (withdrawn ones included) with their reporters, oldest first."""
+    from sqlalchemy import func
+
+    total = session.exec(
+        select(func.count()).select_from(Registration).where(Registration.event_id == event.id)
+    ).one()
+    rows = session.exec(
+        select(Registration, Reporter)
+        .join(Reporter, col(Reporter.id) == col(Registration.reporter_id))
+        .where(Registration.event_id == event.id)
+        .order_by(col(Registration.registered_at), col(Registration.id))
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return [(registration, reporter) for registration, reporter in rows], int(total)
+
+
+def published_events(*, session: Session) -> list[Event]:
+    """Every published event by start date (the public calendar)."""
+    return list(
+        session.exec(
+            select(Event).where(col(Event.published).is_(True)).order_by(col(Event.start_date), col(Event.id))
+        ).all()
+    )
