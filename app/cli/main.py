@@ -10,6 +10,9 @@ import typer
 from rich.table import Table
 from typer.exceptions import TyperException
 
+from app.cli import collect as collect_commands
+from app.cli import scores as score_commands
+from app.cli import server as server_commands
 from app.cli.common import (
     cli_actor,
     console,
@@ -40,6 +43,9 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(events_app, name="events")
 app.add_typer(reporters_app, name="reporters")
+collect_commands.register(app)
+score_commands.register(app)
+server_commands.register(app)
 
 
 # --- db -----------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from sqlmodel import Session
 from app.core.db import table
 from app.ingest.models import Post, PostEngagement, PostSighting, Source
 from app.reporters.models import Account, VerificationState
-from app.scoring.models import ScoreDirty
+from app.scoring.dirty import mark_dirty
 from collectors.base import CollectedPost, Engagement
 
 POSTS = table(Post)
@@ -237,12 +237,6 @@ def _record_sightings(
             for r in ids
         ]
     _insert_ignore(session, table(PostSighting), rows, ["post_id", "source_id"])
-
-
-def mark_dirty(session: Session, reporter_ids: Iterable[int]) -> None:
-    """Queue reporters for incremental re-scoring (in the same transaction as the change)."""
-    rows = [{"reporter_id": rid} for rid in sorted(set(reporter_ids))]
-    _insert_ignore(session, table(ScoreDirty), rows, ["reporter_id"])
 
 
 def mark_deleted(session: Session, *, post_id: int, now: datetime) -> int | None:

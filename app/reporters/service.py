@@ -13,6 +13,7 @@ from app.audit import service as audit
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.security import verification_code
 from app.reporters.models import Account, Reporter, VerificationState
+from app.scoring.dirty import mark_dirty
 from app.users.service import normalise_email
 from collectors.base import Platform
 
@@ -127,6 +128,7 @@ def verify_account(
     account.verification_code = None
     session.add(account)
     session.flush()
+    mark_dirty(session, [account.reporter_id])
     audit.record(
         session=session,
         action="account.verify",

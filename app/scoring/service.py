@@ -1,0 +1,524 @@
+"""Scores in the database: verdicts and leaderboard entries per (event, rule-set version).
+
+Incremental: ingest marks reporters dirty in the same transaction as their posts; ``rescore_dirty``
+re-scores only those reporters, for every event they take part in, then re-ranks those events from the
+stored entries (ranking needs only each reporter's totals). ``rescore_event`` is the full re-score,
+run on demand or when an event's rule set changes. Both use the same pure ``scoring`` functions, so an
+incremental update equals a full re-score.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, delete, insert, select, update
+from sqlmodel import Session
+
+from app.core.db import table
+from app.events.models import Event, Registration
+from app.ingest.models import Post, PostEngagement
+from app.reporters.models import Account, Reporter, VerificationState
+from app.scoring.models import LeaderboardEntry, PostVerdict, RuleSet, ScoreDirty, ScoreHistory
+from scoring.engine import ReporterResult, ScoreBreakdown, rank_leaderboard, score_reporter
+from scoring.model import EventSpec, PostFacts, ReporterFacts
+from scoring.rules import RuleSet as Rules
+from scoring.rules import rules_toml_text
+
+POSTS = table(Post)
+ACCOUNTS = table(Account)
+REGISTRATIONS = table(Registration)
+VERDICTS = table(PostVerdict)
+ENTRIES = table(LeaderboardEntry)
+DIRTY = table(ScoreDirty)
+ENGAGEMENTS = table(PostEngagement)
+REPORTERS = table(Reporter)
+HISTORY = table(ScoreHistory)
+
+# Posts this far outside the coverage window still get a verdict (``outside_window``) so that a
+# reporter sees why a near miss did not count.
+NEAR_MISS = timedelta(days=3)
+
+
+# --- rule sets ------------------------------------------------------------------------------------
+
+
+def rules_for(session: Session, version: str) -> Rules:
+    """The rule set of ``version`` as copied into the database (copied on first use)."""
+    row = session.execute(select(table(RuleSet)).where(table(RuleSet).c.version == version)).first()
+    if row is None:
+        text = rules_toml_text(version)
+        session.execute(
+            insert(table(RuleSet)),
+            [
+                {
+                    "version": version,
+                    "toml": text,
+                    "created_at": datetime.now(UTC),
+                    "sha256": hashlib.sha256(text.encode()).hexdigest(),
+                }
+            ],
+        )
+        return Rules.from_toml_text(text)
+    return Rules.from_toml_text(row.toml)
+
+
+def event_spec(event: Event) -> EventSpec:
+    assert event.id is not None
+    return EventSpec(
+        id=event.id,
+        slug=event.slug,
+        start=event.start_date,
+        end=event.end_date,
+        timezone=event.timezone,
+        event_tag=event.event_tag,
+        require_event_tag=event.require_tag,
+        fee=event.fee,
+        currency=event.currency,
+        subsidy_cap=event.subsidy_cap,
+        min_posts=event.min_posts,
+        min_event_days=event.min_event_days,
+        min_blog_articles=event.min_articles,
+        subsidy_share_percent=event.subsidy_share_percent,
+        rules_version=event.rules_version,
+    )
+
+
+# --- loading facts --------------------------------------------------------------------------------
+
+
+def verified_keys_by_reporter(
+    session: Session, reporter_ids: Iterable[int] | None = None
+) -> dict[int, frozenset[str]]:
+    """Every verified account key of each reporter (Bluesky accounts also under their DID)."""
+    query = select(ACCOUNTS.c.reporter_id, ACCOUNTS.c.account_key, ACCOUNTS.c.did).where(
+        ACCOUNTS.c.state == VerificationState.VERIFIED
+    )
+    if reporter_ids is not None:
+        query = query.where(ACCOUNTS.c.reporter_id.in_(list(reporter_ids)))
+    keys: dict[int, set[str]] = defaultdict(set)
+    for row in session.execute(query):
+        keys[row.reporter_id].add(row.account_key)
+        if row.did:
+            keys[row.reporter_id].add(f"bluesky:{row.did}")
+    return {rid: frozenset(k) for rid, k in keys.items()}
+
+
+def reporter_facts(session: Session, event: Event, reporter_ids: Iterable[int]) -> dict[int, ReporterFacts]:
+    ids = list(reporter_ids)
+    if not ids:
+        return {}
+    reporters = session.execute(
+        select(REPORTERS.c.id, REPORTERS.c.name, REPORTERS.c.public_listing, REPORTERS.c.deleted_at).where(
+            REPORTERS.c.id.in_(ids)
+        )
+    ).all()
+    registered = dict(
+        session.execute(
+            select(REGISTRATIONS.c.reporter_id, REGISTRATIONS.c.registered_at).where(
+                REGISTRATIONS.c.event_id == event.id,
+                REGISTRATIONS.c.reporter_id.in_(ids),
+                REGISTRATIONS.c.withdrawn_at.is_(None),
+            )
+        ).all()
+    )
+    keys = verified_keys_by_reporter(session, ids)
+    facts = {}
+    for row in reporters:
+        deleted = row.deleted_at is not None
+        facts[row.id] = ReporterFacts(
+            reporter_id=row.id,
+            name=row.name,
+            anonymous=not row.public_listing,
+            registered_at=None if deleted else _aware(registered.get(row.id)),
+            verified_account_keys=frozenset() if deleted else keys.get(row.id, frozenset()),
+        )
+    return facts
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def registered_reporter_ids(session: Session, event_id: int) -> list[int]:
+    return [
+        int(r)
+        for r in session.execute(
+            select(REGISTRATIONS.c.reporter_id).where(
+                REGISTRATIONS.c.event_id == event_id, REGISTRATIONS.c.withdrawn_at.is_(None)
+            )
+        ).scalars()
+    ]
+
+
+def post_facts(session: Session, event: Event, reporter_ids: Sequence[int]) -> dict[int, list[PostFacts]]:
+    """The candidate posts of these reporters for ``event``, as scoring facts, grouped by reporter."""
+    if not reporter_ids:
+        return {}
+    start, end = event.window_start_at - NEAR_MISS, event.window_end_at + NEAR_MISS
+    p = POSTS.c
+    rows = session.execute(
+        select(
+            p.id,
+            p.reporter_id,
+            p.author_key,
+            p.account_id,
+            p.platform,
+            p.global_key,
+            p.created_at,
+            p.kind,
+            p.text,
+            p.tags,
+            p.media_count,
+            p.visibility,
+            p.likes,
+            p.reposts,
+            p.replies,
+            p.deleted_at,
+            p.excluded,
+            ACCOUNTS.c.state,
+        )
+        .select_from(POSTS.outerjoin(ACCOUNTS, ACCOUNTS.c.id == p.account_id))
+        .where(p.reporter_id.in_(list(reporter_ids)), p.created_at >= start, p.created_at < end)
+    ).all()
+    post_ids = [r.id for r in rows]
+    engagers: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for chunk_start in range(0, len(post_ids), 5000):
+        chunk = post_ids[chunk_start : chunk_start + 5000]
+        for e in session.execute(
+            select(ENGAGEMENTS.c.post_id, ENGAGEMENTS.c.account_key, ENGAGEMENTS.c.kind).where(
+                ENGAGEMENTS.c.post_id.in_(chunk)
+            )
+        ):
+            engagers[e.post_id][e.kind].append(e.account_key)
+    grouped: dict[int, list[PostFacts]] = defaultdict(list)
+    for r in rows:
+        named = engagers.get(r.id, {})
+        grouped[r.reporter_id].append(
+            PostFacts(
+                post_id=r.id,
+                reporter_id=r.reporter_id,
+                account_key=r.author_key,
+                account_verified=r.state == VerificationState.VERIFIED,
+                platform=r.platform,
+                global_key=r.global_key,
+                created_at=_aware(r.created_at) or r.created_at,
+                kind=r.kind,
+                text=r.text,
+                tags=tuple(r.tags or ()),
+                media_count=r.media_count,
+                visibility=r.visibility,
+                likes=r.likes,
+                reposts=r.reposts,
+                replies=r.replies,
+                liked_by=tuple(sorted(named.get("like", ()))),
+                reposted_by=tuple(sorted(named.get("repost", ()))),
+                replied_by=tuple(sorted(named.get("reply", ()))),
+                deleted=r.deleted_at is not None,
+                excluded=bool(r.excluded),
+            )
+        )
+    return grouped
+
+
+# --- writing results ------------------------------------------------------------------------------
+
+
+def _breakdown_json(breakdown: ScoreBreakdown) -> dict[str, Any]:
+    data = asdict(breakdown)
+    data["counted_days"] = [d.isoformat() for d in breakdown.counted_days]
+    data["platforms"] = list(breakdown.platforms)
+    data["first_counted_at"] = breakdown.first_counted_at.isoformat() if breakdown.first_counted_at else None
+    return data
+
+
+def _breakdown_from_json(data: dict[str, Any]) -> ScoreBreakdown:
+    values = dict(data)
+    values["counted_days"] = tuple(date.fromisoformat(d) for d in values.get("counted_days", ()))
+    values["platforms"] = tuple(values.get("platforms", ()))
+    first = values.get("first_counted_at")
+    values["first_counted_at"] = datetime.fromisoformat(first) if first else None
+    return ScoreBreakdown(**values)
+
+
+def _write_reporter(session: Session, event: Event, result: ReporterResult, now: datetime) -> None:
+    """Replace this reporter's verdicts for the event and upsert their (unranked) entry."""
+    version = event.rules_version
+    session.execute(
+        delete(VERDICTS).where(
+            VERDICTS.c.event_id == event.id,
+            VERDICTS.c.rules_version == version,
+            VERDICTS.c.reporter_id == result.reporter_id,
+        )
+    )
+    rows = [
+        {
+            "event_id": event.id,
+            "rules_version": version,
+            "post_id": v.post_id,
+            "reporter_id": v.reporter_id,
+            "counted": v.counted,
+            "points": v.points,
+            "base_points": v.base_points,
+            "engagement_points": v.engagement_points,
+            "reasons": [r.value for r in v.reasons],
+            "day": v.day,
+            "computed_at": now,
+        }
+        for v in result.verdicts
+    ]
+    if rows:
+        session.execute(insert(VERDICTS), rows)
+    if not result.registered:
+        session.execute(
+            delete(ENTRIES).where(
+                ENTRIES.c.event_id == event.id,
+                ENTRIES.c.rules_version == version,
+                ENTRIES.c.reporter_id == result.reporter_id,
+            )
+        )
+        return
+    b = result.breakdown
+    values = {
+        "score": b.score,
+        "posts_counted": b.posts_counted,
+        "days_covered": b.event_days_covered,
+        "platforms": list(b.platforms),
+        "first_counted_at": b.first_counted_at,
+        "breakdown": _breakdown_json(b),
+        "computed_at": now,
+    }
+    updated = session.execute(
+        update(ENTRIES)
+        .where(
+            ENTRIES.c.event_id == event.id,
+            ENTRIES.c.rules_version == version,
+            ENTRIES.c.reporter_id == result.reporter_id,
+        )
+        .values(**values)
+    )
+    if updated.rowcount == 0:  # type: ignore[attr-defined]  # CursorResult of an UPDATE
+        session.execute(
+            insert(ENTRIES),
+            [
+                {
+                    "event_id": event.id,
+                    "rules_version": version,
+                    "reporter_id": result.reporter_id,
+                    "rank": 0,
+                    **values,
+                }
+            ],
+        )
+
+
+def rerank(session: Session, event: Event, now: datetime) -> None:
+    """Rank the event's stored entries under the total order of §5; keep movement and history."""
+    version = event.rules_version
+    entries = session.execute(
+        select(
+            ENTRIES.c.reporter_id,
+            ENTRIES.c.rank,
+            ENTRIES.c.previous_rank,
+            ENTRIES.c.movement,
+            ENTRIES.c.score,
+            ENTRIES.c.breakdown,
+        ).where(ENTRIES.c.event_id == event.id, ENTRIES.c.rules_version == version)
+    ).all()
+    current = {e.reporter_id: e for e in entries}
+    results = [
+        ReporterResult(
+            reporter_id=e.reporter_id,
+            name=None,
+            anonymous=False,
+            registered=True,
+            verdicts=(),
+            breakdown=_breakdown_from_json(e.breakdown),
+        )
+        for e in entries
+    ]
+    ranked = rank_leaderboard(
+        results=results, previous_ranks={e.reporter_id: e.rank for e in entries if e.rank}
+    )
+    changes = []
+    history = []
+    for item in ranked:
+        old = current[item.reporter_id]
+        if old.rank == item.rank and old.rank != 0:
+            continue
+        previous = old.rank or None
+        changes.append(
+            {
+                "rid": item.reporter_id,
+                "rank": item.rank,
+                "previous_rank": previous,
+                "movement": None if previous is None else previous - item.rank,
+            }
+        )
+    for item in ranked:
+        old = current[item.reporter_id]
+        if old.rank != item.rank or _score_changed(old, item.score):
+            history.append(
+                {
+                    "event_id": event.id,
+                    "reporter_id": item.reporter_id,
+                    "at": now,
+                    "score": item.score,
+                    "rank": item.rank,
+                }
+            )
+    if changes:
+        from sqlalchemy import bindparam
+
+        session.execute(
+            update(ENTRIES)
+            .where(
+                ENTRIES.c.event_id == event.id,
+                ENTRIES.c.rules_version == version,
+                ENTRIES.c.reporter_id == bindparam("rid"),
+            )
+            .values(
+                rank=bindparam("rank"),
+                previous_rank=bindparam("previous_rank"),
+                movement=bindparam("movement"),
+            ),
+            changes,
+        )
+    if history:
+        session.execute(insert(HISTORY), history)
+
+
+def _score_changed(old: Any, new_score: int) -> bool:
+    last = old.breakdown.get("score") if isinstance(old.breakdown, dict) else None
+    return bool(old.rank == 0 or last != new_score)
+
+
+def _score_reporters(
+    session: Session,
+    event: Event,
+    rules: Rules,
+    reporter_ids: Sequence[int],
+    now: datetime,
+    all_registered: Sequence[int],
+) -> None:
+    spec = event_spec(event)
+    facts = reporter_facts(session, event, reporter_ids)
+    # Engagement by the author's own accounts and by other registered reporters is left out alike, so
+    # one set (every registered reporter's verified keys) serves every reporter: no per-reporter copies.
+    engaged_by_reporters = frozenset().union(*verified_keys_by_reporter(session, all_registered).values())
+    posts = post_facts(session, event, reporter_ids)
+    for rid in reporter_ids:
+        reporter = facts.get(rid)
+        if reporter is None:
+            continue
+        result = score_reporter(
+            rules=rules,
+            event=spec,
+            reporter=reporter,
+            posts=posts.get(rid, ()),
+            other_reporters_verified_keys=engaged_by_reporters,
+        )
+        _write_reporter(session, event, result, now)
+
+
+def rescore_event(session: Session, event: Event, now: datetime | None = None) -> None:
+    """Full re-score of one event: every candidate reporter, then ranks."""
+    now = now or datetime.now(UTC)
+    rules = rules_for(session, event.rules_version)
+    registered = registered_reporter_ids(session, event.id)  # type: ignore[arg-type]  # stored events have ids
+    with_posts = [
+        int(r)
+        for r in session.execute(
+            select(POSTS.c.reporter_id)
+            .distinct()
+            .where(
+                POSTS.c.reporter_id.is_not(None),
+                POSTS.c.created_at >= event.window_start_at - NEAR_MISS,
+                POSTS.c.created_at < event.window_end_at + NEAR_MISS,
+            )
+        ).scalars()
+    ]
+    reporter_ids = sorted(set(registered) | set(with_posts))
+    # drop results of reporters no longer involved (withdrawn, deleted)
+    session.execute(
+        delete(VERDICTS).where(
+            VERDICTS.c.event_id == event.id,
+            VERDICTS.c.reporter_id.not_in(reporter_ids),  # an empty list matches every row
+        )
+    )
+    session.execute(
+        delete(ENTRIES).where(ENTRIES.c.event_id == event.id, ENTRIES.c.reporter_id.not_in(registered))
+    )
+    _score_reporters(session, event, rules, reporter_ids, now, registered)
+    rerank(session, event, now)
+
+
+def events_of_reporters(session: Session, reporter_ids: Sequence[int]) -> list[Event]:
+    """Events a reporter is registered for or has posts in the window of."""
+    registered = set(
+        session.execute(
+            select(REGISTRATIONS.c.event_id).where(REGISTRATIONS.c.reporter_id.in_(list(reporter_ids)))
+        ).scalars()
+    )
+    events = session.execute(select(Event)).scalars().all()
+    bounds = session.execute(
+        select(POSTS.c.reporter_id, POSTS.c.created_at).where(POSTS.c.reporter_id.in_(list(reporter_ids)))
+    ).all()
+    involved = set(registered)
+    for event in events:
+        if event.id in involved:
+            continue
+        start, end = event.window_start_at - NEAR_MISS, event.window_end_at + NEAR_MISS
+        if any(start <= b.created_at < end for b in bounds):
+            involved.add(event.id)
+    return [e for e in events if e.id in involved]
+
+
+def rescore_reporters(session: Session, reporter_ids: Sequence[int], now: datetime | None = None) -> None:
+    """Incremental update: re-score these reporters in every event they touch, then re-rank those events."""
+    now = now or datetime.now(UTC)
+    if not reporter_ids:
+        return
+    for event in events_of_reporters(session, reporter_ids):
+        rules = rules_for(session, event.rules_version)
+        registered = registered_reporter_ids(session, event.id)  # type: ignore[arg-type]  # stored events have ids
+        _score_reporters(session, event, rules, list(reporter_ids), now, registered)
+        rerank(session, event, now)
+
+
+def rescore_pending(session: Session, *, batch: int = 500) -> int:
+    """Re-score up to ``batch`` reporters marked dirty, in the caller's transaction; return how many."""
+    ids = [
+        int(r)
+        for r in session.execute(select(DIRTY.c.reporter_id).order_by(DIRTY.c.id).limit(batch)).scalars()
+    ]
+    if ids:
+        session.execute(delete(DIRTY).where(DIRTY.c.reporter_id.in_(ids)))
+        rescore_reporters(session, ids)
+    return len(ids)
+
+
+def rescore_dirty(*, engine: Engine, batch: int = 500) -> int:
+    """Re-score every reporter marked dirty (ingest, registrations, verifications); return how many."""
+    done = 0
+    while True:
+        with Session(engine) as session:
+            count = rescore_pending(session, batch=batch)
+            session.commit()
+        if not count:
+            return done
+        done += count
+
+
+def rescore_all(session: Session) -> int:
+    events = session.execute(select(Event)).scalars().all()
+    for event in events:
+        rescore_event(session, event)
+    session.execute(delete(DIRTY))
+    return len(events)
