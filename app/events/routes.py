@@ -96,6 +96,7 @@ def get_event(slug: Slug, session: SessionDep, user: OptionalUser) -> EventPubli
 def create_event(body: EventCreate, staff: CurrentStaff, session: SessionDep) -> EventPublic:
     """Create an event (staff)."""
     event = events_service.create_event(session=session, spec=body, **actor(staff))
+    session.refresh(event)  # read back as stored (money at its stored scale), as later reads see it
     return events_service.to_public(event)
 
 
@@ -104,6 +105,7 @@ def replace_event(slug: Slug, body: EventCreate, staff: CurrentStaff, session: S
     """Replace every field of an event (staff)."""
     event = visible_event(session, slug, staff)
     events_service.update_event(session=session, event=event, spec=body, **actor(staff))
+    session.refresh(event)
     return events_service.to_public(event)
 
 
@@ -121,6 +123,7 @@ def patch_event(
     event = visible_event(session, slug, staff)
     spec = _validated({**events_service.spec_fields(event), **changes})
     events_service.update_event(session=session, event=event, spec=spec, **actor(staff))
+    session.refresh(event)
     return events_service.to_public(event)
 
 
