@@ -36,7 +36,7 @@ def test_collects_exactly_the_truth_then_only_new_tweets(x_world) -> None:
 
 
 def test_resume_from_every_cursor_loses_and_duplicates_nothing(x_world) -> None:
-    world = x_world(seed=2, posts=300)
+    world = x_world(seed=2, posts=160)
     config = world.config(page_limit=10)
     full, _ = run(world.collector(), config)
     pages = len(full) // 10 + 1
