@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
+from app.audit import routes as audit_routes
 from app.core import metrics, migrate
 from app.core.api import install_error_handlers, problem
 from app.core.db import get_engine
@@ -22,6 +23,8 @@ from app.core.middleware import (
 )
 from app.core.settings import Settings, get_settings
 from app.events import routes as events_routes
+from app.ingest import routes as ingest_routes
+from app.scoring import routes as scoring_routes
 from app.users import routes as users_routes
 
 API_PREFIX = "/api/v1"
@@ -31,6 +34,12 @@ API_ROUTERS: list[APIRouter] = [
     users_routes.router,
     users_routes.admin_router,
     events_routes.router,
+    scoring_routes.router,
+    scoring_routes.standing_router,
+    scoring_routes.export_router,
+    ingest_routes.router,
+    ingest_routes.sources_router,
+    audit_routes.router,
 ]
 
 # Routers at the site root (feeds that calendar clients expect at a short URL).

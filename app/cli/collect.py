@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import json
 import signal
 import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import Annotated, Any
 
 import typer
 from rich.progress import (
@@ -29,18 +26,14 @@ from app.cli.common import cli_actor, console, err_console, fail, handle_errors,
 from app.core.db import get_engine
 from app.events import service as events_service
 from app.ingest import service as ingest
-from app.ingest.models import Post, Source
+from app.ingest.export import EXPORT_FIELDS, ExportFormat, post_rows, write_rows
+from app.ingest.models import Source
 from app.ingest.scheduler import CollectionScheduler
 
 sources_app = typer.Typer(help="Collection sources: what to follow where.", no_args_is_help=True)
 export_app = typer.Typer(help="Exports for finance, research and audit.", no_args_is_help=True)
 
 PLATFORM_ALIASES = {"rss": "blog", "atom": "blog", "feed": "blog", "twitter": "x"}
-
-
-class ExportFormat(StrEnum):
-    JSONL = "jsonl"
-    CSV = "csv"
 
 
 def after_page_hook() -> ingest.AfterPage | None:
@@ -241,66 +234,9 @@ def recheck(limit: Annotated[int, typer.Option(help="At most this many due posts
         err_console.print(error)
 
 
-EXPORT_FIELDS = [
-    "platform",
-    "global_key",
-    "url",
-    "author",
-    "reporter_id",
-    "created_at",
-    "edited_at",
-    "deleted_at",
-    "tags",
-    "likes",
-    "reposts",
-    "replies",
-    "kind",
-    "visibility",
-    "excluded",
-]
-
-
 def _post_rows(session: Session, event_slug: str | None) -> Iterator[dict[str, Any]]:
-    query = select(Post).order_by(col(Post.created_at), col(Post.id))
-    if event_slug:
-        event = events_service.require_event(session=session, slug=event_slug)
-        query = query.where(
-            col(Post.created_at) >= event.window_start_at, col(Post.created_at) < event.window_end_at
-        )
-    for post in session.exec(query.execution_options(yield_per=1000)):
-        yield {
-            "platform": post.platform,
-            "global_key": post.global_key,
-            "url": post.url,
-            "author": post.author_key,
-            "reporter_id": post.reporter_id,
-            "created_at": post.created_at.isoformat(),
-            "edited_at": post.edited_at.isoformat() if post.edited_at else None,
-            "deleted_at": post.deleted_at.isoformat() if post.deleted_at else None,
-            "tags": list(post.tags),
-            "likes": post.likes,
-            "reposts": post.reposts,
-            "replies": post.replies,
-            "kind": post.kind,
-            "visibility": post.visibility,
-            "excluded": post.excluded,
-        }
-
-
-def write_rows(rows: Iterator[dict[str, Any]], fields: list[str], fmt: ExportFormat, out: TextIO) -> int:
-    """Stream rows as JSON lines or CSV; return how many were written."""
-    count = 0
-    if fmt is ExportFormat.JSONL:
-        for row in rows:
-            out.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-            count += 1
-        return count
-    writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: " ".join(v) if isinstance(v, list) else v for k, v in row.items()})
-        count += 1
-    return count
+    event = events_service.require_event(session=session, slug=event_slug) if event_slug else None
+    return post_rows(session, event)
 
 
 @export_app.command("posts")

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 from typer.exceptions import TyperException
 
+from app.cli import boards as board_commands
 from app.cli import collect as collect_commands
 from app.cli import scores as score_commands
 from app.cli import server as server_commands
@@ -44,6 +45,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(events_app, name="events")
 app.add_typer(reporters_app, name="reporters")
 collect_commands.register(app)
+board_commands.register(app)
 score_commands.register(app)
 server_commands.register(app)
 

@@ -1,0 +1,291 @@
+"""Leaderboards (public), a reporter's standing (reporter; staff for anyone), exports (staff)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+from sqlmodel import Session
+
+from app.audit import service as audit
+from app.core.api import IdPath, ListResponse, Page
+from app.core.deps import (
+    CurrentReporter,
+    CurrentStaff,
+    CurrentUser,
+    OptionalUser,
+    SessionDep,
+    actor,
+    is_staff,
+)
+from app.core.errors import NotFound
+from app.events.models import Event
+from app.events.routes import Slug, visible_event
+from app.events.schemas import SLUG_RE
+from app.ingest.export import (
+    EXPORT_FIELDS,
+    LEADERBOARD_FIELDS,
+    MEDIA_TYPES,
+    ExportFormat,
+    leaderboard_rows,
+    post_rows,
+    stream_rows,
+)
+from app.reporters import service as reporters_service
+from app.reporters.models import Reporter
+from app.scoring import leaderboard as boards
+from app.scoring import standing
+from app.scoring.standing import StandingDetail, StandingSummary
+from collectors.base import Platform
+
+router = APIRouter(tags=["leaderboards"])
+standing_router = APIRouter(tags=["standing"])
+export_router = APIRouter(prefix="/events", tags=["exports"])
+
+
+def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the problem+json answers a route may give."""
+    words = {
+        401: "Not signed in",
+        403: "Not allowed for this role",
+        404: "Not found (or not visible to the caller)",
+        409: "Conflicts with the current state",
+        422: "Invalid input",
+    }
+    return {code: {"description": words[code], "content": {"application/problem+json": {}}} for code in codes}
+
+
+class ReporterName(BaseModel):
+    id: int
+    name: str | None
+
+
+class LeaderboardItem(BaseModel):
+    """DESIGN §8: ``score`` in points, ``score_thousandths`` exact; ``name`` is null when anonymous."""
+
+    rank: int
+    reporter: ReporterName
+    score: float
+    score_thousandths: int
+    posts_counted: int
+    days_covered: int
+    platforms: list[str]
+    movement: int | None
+
+
+def _json(body: dict[str, Any]) -> Response:
+    return Response(
+        content=json.dumps(body, ensure_ascii=False, separators=(",", ":")), media_type="application/json"
+    )
+
+
+# --- leaderboards -------------------------------------------------------------------------------
+
+
+@router.get(
+    "/events/{slug}/leaderboard",
+    response_model=ListResponse[LeaderboardItem],
+    responses=problems(404, 422),
+)
+def event_leaderboard(
+    slug: Slug,
+    session: SessionDep,
+    user: OptionalUser,
+    page: Page,
+    platform: Annotated[Platform | None, Query(description="Rank by posts on this platform only.")] = None,
+) -> Response:
+    """An event's leaderboard, best first (anonymous reporters without their name)."""
+    slug = slug.lower()
+    if not SLUG_RE.match(slug):
+        raise NotFound("event", slug)
+    if platform is not None:
+        event = visible_event(session, slug, user)
+        items, total = boards.event_leaderboard(
+            session, event, offset=page.offset, limit=page.limit, platform=platform.value
+        )
+        return _json({"data": [i.as_json() for i in items], "count": total})
+    found = standing.leaderboard_page(session=session, slug=slug, offset=page.offset, limit=page.limit)
+    if found is None or (not found.published and not is_staff(user)):
+        raise NotFound("event", slug)
+    return _json({"data": found.items, "count": found.count})
+
+
+@router.get("/leaderboards/season", response_model=ListResponse[LeaderboardItem], responses=problems(422))
+def season_leaderboard(
+    session: SessionDep,
+    page: Page,
+    year: Annotated[int | None, Query(ge=2000, le=2100, description="Events starting in this year.")] = None,
+) -> Response:
+    """The season's leaderboard across events (of one year when given)."""
+    items, total = boards.season_leaderboard(session, year=year, offset=page.offset, limit=page.limit)
+    return _json({"data": [i.as_json() for i in items], "count": total})
+
+
+# --- standing -----------------------------------------------------------------------------------
+
+
+CountedFilter = Annotated[
+    bool | None, Query(description="Only posts that count (true) or that do not (false).")
+]
+
+
+@standing_router.get(
+    "/me/standing", response_model=ListResponse[StandingSummary], responses=problems(401, 403), tags=["me"]
+)
+def my_standings(reporter: CurrentReporter, session: SessionDep, page: Page) -> ListResponse[StandingSummary]:
+    """My rank, score, movement and breakdown in every event I am registered for or posted in."""
+    assert reporter.id is not None
+    events = standing.standing_events(session=session, reporter_id=reporter.id, include_unpublished=False)
+    chosen = events[page.offset : page.offset + page.limit]
+    data = [
+        standing.standing_summary(session=session, event=event, reporter_id=reporter.id) for event in chosen
+    ]
+    return ListResponse(data=data, count=len(events))
+
+
+@standing_router.get(
+    "/me/standing/{slug}", response_model=StandingDetail, responses=problems(401, 403, 404), tags=["me"]
+)
+def my_standing(
+    slug: Slug,
+    reporter: CurrentReporter,
+    user: CurrentUser,
+    session: SessionDep,
+    page: Page,
+    counted: CountedFilter = None,
+) -> StandingDetail:
+    """My standing in one event: rank, breakdown, every post's verdict in words, eligibility, history."""
+    event = visible_event(session, slug, user)
+    assert reporter.id is not None
+    return standing.standing_detail(
+        session=session,
+        event=event,
+        reporter_id=reporter.id,
+        offset=page.offset,
+        limit=page.limit,
+        counted=counted,
+    )
+
+
+def _own_reporter_id(session: Session, user: Any) -> int | None:
+    from sqlmodel import select
+
+    found = session.exec(select(Reporter.id).where(Reporter.user_id == user.id)).first()
+    return int(found) if found is not None else None
+
+
+@standing_router.get(
+    "/reporters/{reporter_id}/standing/{slug}",
+    response_model=StandingDetail,
+    responses=problems(401, 404),
+    tags=["standing"],
+)
+def reporter_standing(
+    reporter_id: IdPath,
+    slug: Slug,
+    user: CurrentUser,
+    session: SessionDep,
+    page: Page,
+    counted: CountedFilter = None,
+) -> StandingDetail:
+    """Any reporter's standing in one event (staff; a reporter may read only their own)."""
+    if not is_staff(user) and _own_reporter_id(session, user) != reporter_id:
+        raise NotFound("reporter", reporter_id)
+    reporters_service.get_reporter(session=session, reporter_id=reporter_id)
+    event = visible_event(session, slug, user)
+    return standing.standing_detail(
+        session=session,
+        event=event,
+        reporter_id=reporter_id,
+        offset=page.offset,
+        limit=page.limit,
+        counted=counted,
+    )
+
+
+# --- exports (staff) ----------------------------------------------------------------------------
+
+
+class ExportKind(StrEnum):
+    POSTS = "posts"
+    LEADERBOARD = "leaderboard"
+
+
+FormatPath = Annotated[ExportFormat, Path(description="csv or jsonl.")]
+EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The rows, streamed",
+        "content": {"text/csv": {}, "application/x-ndjson": {}},
+    },
+    **problems(401, 403, 404, 422),
+}
+
+
+def _streamed(
+    request: Request,
+    *,
+    event: Event,
+    kind: ExportKind,
+    fmt: ExportFormat,
+) -> StreamingResponse:
+    """Stream from a session of its own: the request's session is closed once the handler returns."""
+    factory: Callable[[], Session] = request.app.state.session_factory
+    event_id = event.id
+
+    def chunks() -> Iterator[str]:
+        session = factory()
+        try:
+            fresh = session.get(Event, event_id)
+            if fresh is None:
+                return
+            if kind is ExportKind.POSTS:
+                yield from stream_rows(post_rows(session, fresh), EXPORT_FIELDS, fmt)
+            else:
+                yield from stream_rows(leaderboard_rows(session, fresh), LEADERBOARD_FIELDS, fmt)
+        finally:
+            session.close()
+
+    stamp = datetime.now(UTC).strftime("%Y%m%d")
+    filename = f"{event.slug}-{kind.value}-{stamp}.{fmt.value}"
+    return StreamingResponse(
+        chunks(),
+        media_type=MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )
+
+
+def _export(
+    request: Request, slug: str, kind: ExportKind, fmt: ExportFormat, staff: Any, session: Session
+) -> StreamingResponse:
+    event = visible_event(session, slug, staff)
+    audit.record(
+        session=session,
+        action=f"export.{kind.value}",
+        target_type="event",
+        target_id=event.id,
+        detail={"event": event.slug, "format": fmt.value},
+        **actor(staff),
+    )
+    return _streamed(request, event=event, kind=kind, fmt=fmt)
+
+
+@export_router.get("/{slug}/posts.{fmt}", response_class=StreamingResponse, responses=EXPORT_RESPONSES)
+def export_posts(
+    request: Request, slug: Slug, fmt: FormatPath, staff: CurrentStaff, session: SessionDep
+) -> StreamingResponse:
+    """Every post in the event's coverage window, as CSV or JSON lines (staff; audited)."""
+    return _export(request, slug, ExportKind.POSTS, fmt, staff, session)
+
+
+@export_router.get("/{slug}/leaderboard.{fmt}", response_class=StreamingResponse, responses=EXPORT_RESPONSES)
+def export_leaderboard(
+    request: Request, slug: Slug, fmt: FormatPath, staff: CurrentStaff, session: SessionDep
+) -> StreamingResponse:
+    """The event's whole leaderboard, as CSV or JSON lines (staff; audited)."""
+    return _export(request, slug, ExportKind.LEADERBOARD, fmt, staff, session)
