@@ -253,3 +253,24 @@ def _storable(value: str) -> str:
 
 SafeStr = Annotated[str, AfterValidator(_storable)]
 """A ``str`` that PostgreSQL and SQLite both accept (no NUL, no lone surrogates)."""
+
+
+def require_storable(value: Any, loc: tuple[str | int, ...] = ("body",)) -> None:
+    """Raise a 422 when any text inside ``value`` (a model, dict, list) could not be stored.
+
+    For request models that do not use ``SafeStr`` themselves; SQLite would accept a NUL that
+    PostgreSQL refuses, and both databases must answer the same.
+    """
+    if isinstance(value, BaseModel):
+        value = value.model_dump()
+    if isinstance(value, str):
+        try:
+            _storable(value)
+        except ValueError as exc:
+            raise RequestValidationError([{"loc": loc, "msg": str(exc), "type": "value_error"}]) from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            require_storable(item, (*loc, str(key)))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            require_storable(item, (*loc, index))

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
-from app.core.api import ListResponse, Page
+from app.core.api import ListResponse, Page, require_storable
 from app.core.deps import (
     CurrentReporter,
     CurrentStaff,
@@ -71,6 +71,7 @@ def visible_event(session: Session, slug: str, user: User | None) -> Event:
 
 
 def _validated(data: dict[str, Any]) -> EventCreate:
+    require_storable(data)
     try:
         return EventCreate.model_validate(data)
     except ValidationError as exc:
@@ -95,6 +96,7 @@ def get_event(slug: Slug, session: SessionDep, user: OptionalUser) -> EventPubli
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=EventPublic)
 def create_event(body: EventCreate, staff: CurrentStaff, session: SessionDep) -> EventPublic:
     """Create an event (staff)."""
+    require_storable(body)
     event = events_service.create_event(session=session, spec=body, **actor(staff))
     session.refresh(event)  # read back as stored (money at its stored scale), as later reads see it
     return events_service.to_public(event)
@@ -103,6 +105,7 @@ def create_event(body: EventCreate, staff: CurrentStaff, session: SessionDep) ->
 @router.put("/{slug}", response_model=EventPublic)
 def replace_event(slug: Slug, body: EventCreate, staff: CurrentStaff, session: SessionDep) -> EventPublic:
     """Replace every field of an event (staff)."""
+    require_storable(body)
     event = visible_event(session, slug, staff)
     events_service.update_event(session=session, event=event, spec=body, **actor(staff))
     session.refresh(event)

@@ -68,7 +68,7 @@ def fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def api_settings() -> Settings:
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]  # pydantic-settings' init-only option
+        _env_file=None,
         login_max_attempts=3,
         login_window_s=300,
         max_request_bytes=20_000,
@@ -142,9 +142,7 @@ def make_user(db: Session) -> Callable[..., User]:
         name = name or f"{str(role).title()} {n}"
         user = users_service.create_user(session=db, email=email, password=password, role=role, name=name)
         if role is Role.REPORTER:
-            reporters_service.add_reporter(
-                session=db, name=name, email=email, accounts=[], user_id=user.id
-            )
+            reporters_service.add_reporter(session=db, name=name, email=email, accounts=[], user_id=user.id)
         user.is_active = active
         db.add(user)
         db.commit()

@@ -17,7 +17,7 @@ PASSWORD = "correct horse battery staple"
 
 
 def _set_cookie(response) -> str:
-    return response.headers["set-cookie"]
+    return str(response.headers["set-cookie"])
 
 
 class TestSignupLoginLogout:
@@ -239,9 +239,7 @@ class TestTokens:
         assert_problem(actor.client.get("/api/v1/me"), 401)
 
     @pytest.mark.parametrize("header", ["Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "Bearer bie_unknown", "x"])
-    def test_a_malformed_or_unknown_authorization_header_is_401(
-        self, client_factory, header, assert_problem
-    ):
+    def test_a_malformed_or_unknown_authorization_header_is_401(self, client_factory, header, assert_problem):
         client = client_factory(headers={"Authorization": header})
         response = client.get("/api/v1/events")
         assert_problem(response, 401)
@@ -252,7 +250,9 @@ class TestTokens:
         token_id = actor.client.post("/api/v1/me/tokens", json={}).json()["id"]
         actor.client.delete(f"/api/v1/me/tokens/{token_id}")
         actions = db.exec(
-            select(AuditEntry.action).where(AuditEntry.target_type == "api_token", AuditEntry.target_id == str(token_id))
+            select(AuditEntry.action).where(
+                AuditEntry.target_type == "api_token", AuditEntry.target_id == str(token_id)
+            )
         ).all()
         assert sorted(actions) == ["token.create", "token.revoke"]
 
@@ -288,9 +288,10 @@ class TestLoginThrottling:
         assert int(blocked.headers["retry-after"]) > 0
         # the same account from elsewhere is fine
         elsewhere = client_factory(address="192.0.2.1")
-        assert elsewhere.post(
-            "/api/v1/auth/login", json={"email": user.email, "password": PASSWORD}
-        ).status_code == 200
+        assert (
+            elsewhere.post("/api/v1/auth/login", json={"email": user.email, "password": PASSWORD}).status_code
+            == 200
+        )
 
     def test_failures_outside_the_window_do_not_count(self, client_factory, make_user, db, api_settings):
         user = make_user()
@@ -298,7 +299,9 @@ class TestLoginThrottling:
         for _ in range(api_settings.login_max_attempts):
             db.add(LoginAttempt(email=user.email, address="203.0.113.5", at=long_ago, success=False))
         db.commit()
-        response = client_factory().post("/api/v1/auth/login", json={"email": user.email, "password": PASSWORD})
+        response = client_factory().post(
+            "/api/v1/auth/login", json={"email": user.email, "password": PASSWORD}
+        )
         assert response.status_code == 200
 
     def test_a_success_resets_the_account_count(self, client_factory, make_user, api_settings):

@@ -123,7 +123,9 @@ class TestSessionBoundary:
 class TestBodyLimit:
     def test_declared_oversize_body_is_413(self, api_client, api_settings, assert_problem):
         big = b"x" * (api_settings.max_request_bytes + 1)
-        response = api_client.post("/api/v1/auth/signup", content=big, headers={"content-type": "application/json"})
+        response = api_client.post(
+            "/api/v1/auth/signup", content=big, headers={"content-type": "application/json"}
+        )
         assert_problem(response, 413, code="content-too-large")
 
     def test_streamed_oversize_body_is_413(self, api_client, api_settings, assert_problem):
@@ -156,7 +158,9 @@ class TestBodyLimit:
         padding = " " * (api_settings.max_request_bytes - 200)
         raw = ('{"email": "ok@example.org", "password": "xxxxxxxxxxxx", "name": "N"}' + padding).encode()
         assert len(raw) <= api_settings.max_request_bytes
-        response = api_client.post("/api/v1/auth/signup", content=raw, headers={"content-type": "application/json"})
+        response = api_client.post(
+            "/api/v1/auth/signup", content=raw, headers={"content-type": "application/json"}
+        )
         assert response.status_code == 201
 
 
@@ -179,7 +183,10 @@ class TestHeaders:
     def test_openapi_lists_the_api(self, api_client):
         paths = api_client.get("/openapi.json").json()["paths"]
         assert {"/api/v1/events", "/api/v1/auth/login", "/api/v1/me/tokens", "/api/v1/users"} <= set(paths)
-        assert "application/x-www-form-urlencoded" in paths["/api/v1/auth/login"]["post"]["requestBody"]["content"]
+        assert (
+            "application/x-www-form-urlencoded"
+            in paths["/api/v1/auth/login"]["post"]["requestBody"]["content"]
+        )
 
     def test_request_id_generated_and_echoed(self, api_client):
         generated = api_client.get("/healthz").headers["x-request-id"]
@@ -222,9 +229,17 @@ class TestOps:
         assert re.search(
             r'http_requests_total\{method="GET",route="/api/v1/events/\{slug\}",status="404"\} \d', text
         )
-        assert 'http_request_duration_seconds_bucket{le="0.005",method="GET",route="/api/v1/events/{slug}"}' in text
+        assert (
+            'http_request_duration_seconds_bucket{le="0.005",method="GET",route="/api/v1/events/{slug}"}'
+            in text
+        )
         assert "no-such-event" not in text  # templates, never raw paths
-        for name in ("collector_runs_total", "posts_ingested_total", "rate_limit_waits_total", "source_health"):
+        for name in (
+            "collector_runs_total",
+            "posts_ingested_total",
+            "rate_limit_waits_total",
+            "source_health",
+        ):
             assert f"# TYPE {name}" in text
 
     def test_unmatched_paths_share_one_label(self, api_client):

@@ -55,7 +55,9 @@ class TestEvents:
 
     def test_creation_is_audited(self, wcc, staff, db):
         entry = db.exec(
-            select(AuditEntry).where(AuditEntry.action == "event.create", AuditEntry.target_id == str(wcc["id"]))
+            select(AuditEntry).where(
+                AuditEntry.action == "event.create", AuditEntry.target_id == str(wcc["id"])
+            )
         ).one()
         assert (entry.actor_id, entry.actor_role, entry.address) == (staff.user.id, "staff", "198.51.100.7")
 
@@ -70,7 +72,9 @@ class TestEvents:
         assert_problem(staff.client.post("/api/v1/events", json=WCC), 409)
 
     def test_invalid_event_names_the_field(self, staff, assert_problem):
-        body = assert_problem(staff.client.post("/api/v1/events", json={**WCC, "timezone": "Mars/Olympus"}), 422)
+        body = assert_problem(
+            staff.client.post("/api/v1/events", json={**WCC, "timezone": "Mars/Olympus"}), 422
+        )
         assert "body.timezone" in body["detail"]
         body = assert_problem(staff.client.post("/api/v1/events", json={**WCC, "end": "2025-10-01"}), 422)
         assert "before start date" in body["detail"]
@@ -89,7 +93,9 @@ class TestEvents:
         assert renamed.json()["slug"] == "wcc-2025"
         db.expire_all()
         actions = db.exec(
-            select(AuditEntry.action).where(AuditEntry.target_type == "event", AuditEntry.target_id == str(wcc["id"]))
+            select(AuditEntry.action).where(
+                AuditEntry.target_type == "event", AuditEntry.target_id == str(wcc["id"])
+            )
         ).all()
         assert sorted(actions) == ["event.create", "event.update", "event.update", "event.update"]
 
@@ -192,7 +198,9 @@ class TestRegistrations:
         assert again.status_code == 201
         db.expire_all()
         actions = db.exec(
-            select(AuditEntry.action).where(AuditEntry.actor_id == reporter.user.id, AuditEntry.target_type == "registration")
+            select(AuditEntry.action).where(
+                AuditEntry.actor_id == reporter.user.id, AuditEntry.target_type == "registration"
+            )
         ).all()
         assert sorted(actions) == ["registration.create", "registration.create", "registration.withdraw"]
 
@@ -223,3 +231,16 @@ class TestRegistrations:
     def test_bearer_reporter_registers_without_csrf(self, wcc, login_as):
         reporter = login_as("reporter", via="token")
         assert reporter.client.post("/api/v1/events/wcc2025/registrations").status_code == 201
+
+
+class TestUnstorableText:
+    @pytest.mark.parametrize("raw_name", ["\\u0000", "\\ud800"])
+    def test_text_no_database_can_store_is_422(self, staff, raw_name, assert_problem):
+        raw = (
+            '{"slug": "odd", "name": "x' + raw_name + '", "start": "2025-10-09", "end": "2025-10-10",'
+            ' "timezone": "UTC"}'
+        ).encode()
+        response = staff.client.post(
+            "/api/v1/events", content=raw, headers={"content-type": "application/json"}
+        )
+        assert_problem(response, 422)

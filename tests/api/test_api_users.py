@@ -67,11 +67,17 @@ class TestAdministration:
         admin.client.patch(f"/api/v1/users/{created['id']}", json={"is_active": False})
         db.expire_all()
         entries = db.exec(
-            select(AuditEntry).where(AuditEntry.target_type == "user", AuditEntry.target_id == str(created["id"]))
+            select(AuditEntry).where(
+                AuditEntry.target_type == "user", AuditEntry.target_id == str(created["id"])
+            )
         ).all()
         assert sorted(e.action for e in entries) == ["user.create", "user.update"]
         for entry in entries:
-            assert (entry.actor_id, entry.actor_role, entry.address) == (admin.user.id, "admin", "198.51.100.7")
+            assert (entry.actor_id, entry.actor_role, entry.address) == (
+                admin.user.id,
+                "admin",
+                "198.51.100.7",
+            )
         update = next(e for e in entries if e.action == "user.update")
         assert update.detail["before"]["is_active"] is True
         assert update.detail["after"]["is_active"] is False
