@@ -26,6 +26,7 @@ from app.events import routes as events_routes
 from app.ingest import routes as ingest_routes
 from app.scoring import routes as scoring_routes
 from app.users import routes as users_routes
+from app.web import routes as web_routes
 
 API_PREFIX = "/api/v1"
 
@@ -45,6 +46,7 @@ API_ROUTERS: list[APIRouter] = [
 # Routers at the site root (feeds that calendar clients expect at a short URL).
 ROOT_ROUTERS: list[APIRouter] = [
     events_routes.calendar_router,
+    web_routes.router,
 ]
 
 ops_router = APIRouter(tags=["ops"])
