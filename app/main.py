@@ -23,6 +23,7 @@ from app.core.middleware import (
 )
 from app.core.settings import Settings, get_settings
 from app.events import routes as events_routes
+from app.reporters import routes as reporters_routes
 from app.ingest import routes as ingest_routes
 from app.scoring import routes as scoring_routes
 from app.users import routes as users_routes
@@ -35,6 +36,7 @@ API_ROUTERS: list[APIRouter] = [
     users_routes.router,
     users_routes.admin_router,
     events_routes.router,
+    reporters_routes.router,
     scoring_routes.router,
     scoring_routes.standing_router,
     scoring_routes.export_router,

@@ -205,6 +205,10 @@ def upsert_posts(
     if source_id is not None:
         _record_sightings(session, source_id=source_id, items=items, now=now)
     mark_dirty(session, outcome.touched_reporters)
+    # --- identity hook: verification codes in collected posts (owned by app/reporters/identity.py) ---
+    from app.reporters.identity import detect_verification_codes  # late: identity imports this module
+
+    detect_verification_codes(session, items, now=now)
     return outcome
 
 

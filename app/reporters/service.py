@@ -12,8 +12,10 @@ from sqlmodel import Session, col, select
 from app.audit import service as audit
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.security import verification_code
+from app.events.models import Event, Registration
 from app.reporters.models import Account, Reporter, VerificationState
 from app.scoring.dirty import mark_dirty
+from app.scoring.models import LeaderboardEntry
 from app.users.service import normalise_email
 from collectors.base import Platform
 
@@ -203,3 +205,79 @@ def accounts_of(*, session: Session, reporter_id: int) -> list[Account]:
             select(Account).where(Account.reporter_id == reporter_id).order_by(col(Account.id))
         ).all()
     )
+
+
+# --- profile (added for the reporter routes) ------------------------------------------------------
+
+
+def update_profile(
+    *,
+    session: Session,
+    reporter: Reporter,
+    name: str | None = None,
+    bio: str | None = None,
+    public_listing: bool | None = None,
+) -> Reporter:
+    """Change the reporter's name, bio or listing (public, or anonymous: rank shown, name hidden)."""
+    if name is not None:
+        name = name.strip()
+        if not name or len(name) > 200:
+            raise InvalidInput("a reporter needs a name of 1–200 characters")
+        reporter.name = name
+    if bio is not None:
+        reporter.bio = bio.strip()[:2000]
+    if public_listing is not None:
+        reporter.public_listing = public_listing
+    session.add(reporter)
+    session.flush()
+    return reporter
+
+
+def get_public_reporter(*, session: Session, reporter_id: int) -> Reporter:
+    """A reporter anyone may see: publicly listed and not deleted (404 otherwise, alike)."""
+    reporter = session.get(Reporter, reporter_id)
+    if reporter is None or reporter.deleted_at is not None or not reporter.public_listing:
+        raise NotFound("reporter", reporter_id)
+    return reporter
+
+
+@dataclass(frozen=True, slots=True)
+class EventStanding:
+    slug: str
+    name: str
+    rank: int | None
+    score_thousandths: int | None
+    posts_counted: int | None
+
+
+def public_standings(*, session: Session, reporter_id: int) -> list[EventStanding]:
+    """The published events the reporter is registered for, with their rank in each."""
+    rows = session.exec(
+        select(Event)
+        .join(Registration, col(Registration.event_id) == col(Event.id))
+        .where(
+            col(Registration.reporter_id) == reporter_id,
+            col(Registration.withdrawn_at).is_(None),
+            col(Event.published).is_(True),
+        )
+        .order_by(col(Event.start_date), col(Event.id))
+    ).all()
+    standings = []
+    for event in rows:
+        entry = session.exec(
+            select(LeaderboardEntry).where(
+                LeaderboardEntry.event_id == event.id,
+                LeaderboardEntry.rules_version == event.rules_version,
+                LeaderboardEntry.reporter_id == reporter_id,
+            )
+        ).first()
+        standings.append(
+            EventStanding(
+                slug=event.slug,
+                name=event.name,
+                rank=entry.rank if entry else None,
+                score_thousandths=entry.score if entry else None,
+                posts_counted=entry.posts_counted if entry else None,
+            )
+        )
+    return standings
