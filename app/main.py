@@ -23,6 +23,7 @@ from app.core.middleware import (
 )
 from app.core.settings import Settings, get_settings
 from app.events import routes as events_routes
+from app.judging import routes as judging_routes
 from app.reporters import routes as reporters_routes
 from app.ingest import routes as ingest_routes
 from app.scoring import routes as scoring_routes
@@ -36,6 +37,7 @@ API_ROUTERS: list[APIRouter] = [
     users_routes.router,
     users_routes.admin_router,
     events_routes.router,
+    judging_routes.router,
     reporters_routes.router,
     scoring_routes.router,
     scoring_routes.standing_router,

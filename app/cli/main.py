@@ -12,6 +12,7 @@ from typer.exceptions import TyperException
 
 from app.cli import boards as board_commands
 from app.cli import collect as collect_commands
+from app.cli import judging as judging_commands
 from app.cli import scores as score_commands
 from app.cli import server as server_commands
 from app.cli.common import (
@@ -47,6 +48,7 @@ app.add_typer(reporters_app, name="reporters")
 collect_commands.register(app)
 board_commands.register(app)
 score_commands.register(app)
+judging_commands.register(app)
 server_commands.register(app)
 
 
