@@ -342,6 +342,7 @@ def remove_from_shortlist(
     entry = repo.entry_by_id(session, entry_id)
     if entry is None or entry.category_id != found.id:
         raise NotFound("shortlist entry", entry_id)
+    reason = reason.replace("\x00", "") if reason else None  # the audit log stores it as JSON text
     service.remove_from_shortlist(session=session, category=found, entry=entry, reason=reason, **actor(staff))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
