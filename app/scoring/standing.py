@@ -479,21 +479,23 @@ class BoardPage:
 def leaderboard_page(*, session: Session, slug: str, offset: int, limit: int) -> BoardPage | None:
     """One page of an event's leaderboard with its total, in one query (None: no such event).
 
-    The rows come off the (event_id, rules_version, rank) index; the total is an uncorrelated
-    sub-query evaluated once; names join by primary key. Only an empty page costs a second query.
+    The event is found by its unique slug in uncorrelated sub-queries (evaluated once, before the
+    scan), so the page comes straight off the (event_id, rules_version, rank) index as a top-N and
+    names join by primary key; the total counts the same index range. A join to ``events`` would
+    hide the event id from the planner and sort the whole board instead. Only an empty page costs a
+    second query.
     """
     e = ENTRIES.c
-    on_board = and_(e.event_id == EVENTS.c.id, e.rules_version == EVENTS.c.rules_version)
-    total = (
-        select(func.count())
-        .select_from(ENTRIES.join(EVENTS, on_board))
-        .where(EVENTS.c.slug == slug)
-        .scalar_subquery()
-    )
+    by_slug = EVENTS.c.slug == slug
+    event_id = select(EVENTS.c.id).where(by_slug).scalar_subquery()
+    rules_version = select(EVENTS.c.rules_version).where(by_slug).scalar_subquery()
+    published = select(EVENTS.c.published).where(by_slug).scalar_subquery()
+    on_board = and_(e.event_id == event_id, e.rules_version == rules_version)
+    total = select(func.count()).select_from(ENTRIES).where(on_board).scalar_subquery()
     rows = session.execute(
         select(
-            EVENTS.c.id.label("event_id"),
-            EVENTS.c.published,
+            e.event_id,
+            published.label("published"),
             total.label("total"),
             e.rank,
             e.reporter_id,
@@ -505,8 +507,8 @@ def leaderboard_page(*, session: Session, slug: str, offset: int, limit: int) ->
             REPORTERS.c.name,
             REPORTERS.c.public_listing,
         )
-        .select_from(EVENTS.join(ENTRIES, on_board).join(REPORTERS, REPORTERS.c.id == e.reporter_id))
-        .where(EVENTS.c.slug == slug)
+        .select_from(ENTRIES.join(REPORTERS, REPORTERS.c.id == e.reporter_id))
+        .where(on_board)
         .order_by(e.rank)
         .offset(offset)
         .limit(limit)
