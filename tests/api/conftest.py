@@ -103,7 +103,8 @@ def db(api_connection: Connection) -> Iterator[Session]:
 @pytest.fixture
 def api_app(engine: Engine, api_connection: Connection, api_settings: Settings) -> FastAPI:
     app = create_app(settings=api_settings, engine=engine)
-    app.state.session_factory = lambda: _joined_session(api_connection)
+    # same signature as the app's factory (``write``: the request changes things); one connection either way
+    app.state.session_factory = lambda write=False: _joined_session(api_connection)
     return app
 
 
