@@ -112,7 +112,7 @@ def _reporter_id_of(session: Session, user: User | None) -> int | None:
     return int(found) if found is not None else None
 
 
-def post_public(session: Session, post: Post, *, privileged: bool) -> PostPublic:
+def post_public(session: Session, post: Post, *, privileged: bool, staff: bool = False) -> PostPublic:
     reporter = session.get(Reporter, post.reporter_id) if post.reporter_id is not None else None
     listed = reporter is not None and reporter.deleted_at is None and (reporter.public_listing or privileged)
     body = PostPublic(
@@ -141,7 +141,7 @@ def post_public(session: Session, post: Post, *, privileged: bool) -> PostPublic
             excluded=post.excluded,
             excluded_reason=post.excluded_reason,
             excluded_at=post.excluded_at,
-            excluded_by=post.excluded_by,
+            excluded_by=post.excluded_by if staff else None,  # which staff member: staff only
         )
         body.verdicts = [
             VerdictPublic(
@@ -165,7 +165,7 @@ def get_post(post_id: IdPath, session: SessionDep, user: OptionalUser) -> PostPu
     own = _reporter_id_of(session, user)
     post = moderation.readable_post(session=session, post_id=post_id, staff=staff, reporter_id=own)
     privileged = staff or (own is not None and post.reporter_id == own)
-    return post_public(session, post, privileged=privileged)
+    return post_public(session, post, privileged=privileged, staff=staff)
 
 
 @router.post(
@@ -174,7 +174,7 @@ def get_post(post_id: IdPath, session: SessionDep, user: OptionalUser) -> PostPu
 def exclude_post(post_id: IdPath, body: ReasonBody, staff: CurrentStaff, session: SessionDep) -> PostPublic:
     """Exclude a post from scoring; the reporter sees the reason (staff; audited; re-scored at once)."""
     post = moderation.exclude_post(session=session, post_id=post_id, reason=body.reason, **actor(staff))
-    return post_public(session, post, privileged=True)
+    return post_public(session, post, privileged=True, staff=True)
 
 
 @router.post(
@@ -183,7 +183,7 @@ def exclude_post(post_id: IdPath, body: ReasonBody, staff: CurrentStaff, session
 def restore_post(post_id: IdPath, body: ReasonBody, staff: CurrentStaff, session: SessionDep) -> PostPublic:
     """Undo an exclusion (staff; audited with the reason; re-scored at once)."""
     post = moderation.restore_post(session=session, post_id=post_id, reason=body.reason, **actor(staff))
-    return post_public(session, post, privileged=True)
+    return post_public(session, post, privileged=True, staff=True)
 
 
 class QueueItemPublic(BaseModel):

@@ -140,5 +140,8 @@ def test_who_may_read_a_post(login_as: Any, api_client: Any, seeded: Seeded, db:
     check_problem(api_client.get(f"/api/v1/posts/{public_id}"), 404)
     seen = staff.client.get(f"/api/v1/posts/{public_id}").json()
     assert seen["moderation"]["excluded"] is True
+    assert seen["moderation"]["excluded_by"] == staff.user.id
+    owner = login_as(user=seeded.ana).client.get(f"/api/v1/posts/{public_id}").json()
+    assert (owner["moderation"]["excluded_reason"], owner["moderation"]["excluded_by"]) == ("spam", None)
     assert seen["verdicts"][0]["reasons"] == ["excluded_by_staff"]
     check_problem(api_client.get("/api/v1/posts/12345678"), 404)
