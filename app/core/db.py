@@ -17,6 +17,13 @@ from sqlmodel import Session, SQLModel
 
 from app.core.settings import get_settings
 
+WRITE_OPTION = "bie_write"
+
+
+def writing(engine: Engine) -> Engine:
+    """The same engine for transactions that write: on SQLite they take the write lock at BEGIN."""
+    return engine.execution_options(**{WRITE_OPTION: True})
+
 
 def normalise_url(url: str) -> str:
     """Accept ``postgresql://`` and ``postgres://`` and use psycopg 3 for them."""
@@ -50,7 +57,10 @@ def make_engine(url: str | None = None, *, busy_timeout_ms: int | None = None, *
 
         @event.listens_for(engine, "begin")
         def _on_begin(connection: Any) -> None:
-            connection.exec_driver_sql("BEGIN")
+            # Writers begin IMMEDIATE: a deferred transaction that reads and then writes cannot wait
+            # out another writer (SQLite answers "database is locked" at once); readers stay deferred.
+            immediate = connection.get_execution_options().get(WRITE_OPTION)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
@@ -77,7 +87,7 @@ def set_engine(engine: Engine | None) -> None:
 @contextmanager
 def session_scope(engine: Engine | None = None) -> Iterator[Session]:
     """A unit of work: commit on success, roll back on error (the job and CLI boundary)."""
-    with Session(engine or get_engine(), expire_on_commit=False) as session:
+    with Session(writing(engine or get_engine()), expire_on_commit=False) as session:
         try:
             yield session
             session.commit()

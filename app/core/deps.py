@@ -60,9 +60,12 @@ def client_address(request: Request) -> str:
 ClientAddress = Annotated[str, Depends(client_address)]
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def get_session(request: Request) -> Iterator[Session]:
     """One session per request: commit on success, roll back on error (the boundary)."""
-    session: Session = request.app.state.session_factory()
+    session: Session = request.app.state.session_factory(write=request.method not in SAFE_METHODS)
     address = client_address(request)
 
     def stamp_audit_address(db: Session, _context: Any, _instances: Any) -> None:

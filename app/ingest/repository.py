@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Engine, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from app.core.db import table
+from app.core.db import table, writing
 from app.ingest.models import Post, PostEngagement, PostSighting, Source
 from app.reporters.models import Account, VerificationState
 from app.scoring.dirty import mark_dirty
@@ -268,7 +268,7 @@ def store_engagement(session: Session, *, post_id: int, engagement: Engagement) 
 
 def claim_lease(engine: Engine, *, source_id: int, owner: str, now: datetime, lease: timedelta) -> bool:
     """Take the source's lease if it is free, expired or already ours (atomic on both databases)."""
-    with Session(engine) as session:
+    with Session(writing(engine)) as session:
         result = session.execute(
             update(SOURCES)
             .where(

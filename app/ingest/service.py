@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from app.core.db import writing
 from app.core.errors import InvalidInput, NotFound
 from app.core.settings import Settings, get_settings
 from app.ingest import repository as repo
@@ -139,7 +140,7 @@ def collect_source(
     if not repo.claim_lease(engine, source_id=source_id, owner=owner, now=now, lease=lease):
         return RunSummary(source_id, None, "leased_elsewhere")
 
-    with Session(engine, expire_on_commit=False) as session:
+    with Session(writing(engine), expire_on_commit=False) as session:
         source = session.get(Source, source_id)
         assert source is not None
         run = CollectorRun(source_id=source_id, worker=owner, started_at=now)
@@ -159,7 +160,7 @@ def collect_source(
         collector.validate(config)
         for page in collector.fetch(config, cursor or None):
             page_now = clock.now()
-            with Session(engine) as session:
+            with Session(writing(engine)) as session:
                 outcome = repo.upsert_posts(session, source_id=source_id, posts=page.posts, now=page_now)
                 if not repo.renew_lease(
                     session,
@@ -229,7 +230,7 @@ def _finish(
     now: datetime,
     interval_s: int,
 ) -> None:
-    with Session(engine) as session:
+    with Session(writing(engine)) as session:
         source = session.get(Source, source_id)
         run = session.get(CollectorRun, run_id)
         assert source is not None
@@ -338,7 +339,7 @@ def recheck_due(
             except CollectorError as exc:
                 summary.errors.append(f"source {source_id}: {describe(exc)}")
                 continue
-            with Session(engine) as session:
+            with Session(writing(engine)) as session:
                 fresh = []
                 for result in results:
                     known = by_key.get(result.ref.global_key)

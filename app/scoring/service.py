@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlmodel import Session
 
-from app.core.db import table
+from app.core.db import table, writing
 from app.events.models import Event, Registration
 from app.ingest.models import Post, PostEngagement
 from app.reporters.models import Account, Reporter, VerificationState
@@ -508,7 +508,7 @@ def rescore_dirty(*, engine: Engine, batch: int = 500) -> int:
     """Re-score every reporter marked dirty (ingest, registrations, verifications); return how many."""
     done = 0
     while True:
-        with Session(engine) as session:
+        with Session(writing(engine)) as session:
             count = rescore_pending(session, batch=batch)
             session.commit()
         if not count:

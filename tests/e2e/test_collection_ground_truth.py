@@ -195,7 +195,7 @@ def test_deletions_and_edits_are_applied_by_rechecks(world_factory) -> None:
         ids = dict(
             session.execute(
                 select(POSTS.c.global_key, POSTS.c.id).where(POSTS.c.global_key.in_(deleted + untagged))
-            )
+            ).all()
         )
     post_ids = [ids[k] for k in deleted + untagged]
     service.recheck_due(engine=world.engine, post_ids=post_ids)
