@@ -34,7 +34,7 @@ lint: venv
 	$(BIN)/ruff format --check app collectors scoring simulator tests bench
 
 typecheck: venv
-	$(BIN)/mypy app collectors scoring
+	$(BIN)/mypy app collectors scoring simulator
 	$(BIN)/mypy tests
 
 check: lint typecheck test

@@ -192,7 +192,8 @@ def test_two_workers_on_postgresql_never_collect_the_same_source_at_once(
         by_source.setdefault(row.source_id, []).append(tuple(row))
     for source_id, source_runs in by_source.items():
         for earlier, later in zip(source_runs, source_runs[1:], strict=False):
-            assert earlier[3] is not None and earlier[3] <= later[2], (
+            assert earlier[3] is not None, f"source {source_id}: a run never finished"
+            assert earlier[3] <= later[2], (
                 f"source {source_id}: run by {later[1]} started before the run by {earlier[1]} finished"
             )
     assert {row.worker for row in rows} == {"worker-a", "worker-b"}
