@@ -112,7 +112,7 @@ def web_db(web_connection: Connection) -> Iterator[Session]:
 @pytest.fixture
 def web_app(engine: Engine, web_connection: Connection) -> FastAPI:
     app = create_app(settings=web_settings(), engine=engine)
-    app.state.session_factory = lambda: _joined_session(web_connection)
+    app.state.session_factory = lambda write=False: _joined_session(web_connection)
     return app
 
 
