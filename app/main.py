@@ -14,7 +14,7 @@ from sqlmodel import Session
 from app.audit import routes as audit_routes
 from app.core import metrics, migrate
 from app.core.api import install_error_handlers, problem
-from app.core.db import get_engine
+from app.core.db import get_engine, writing
 from app.core.middleware import (
     BodySizeLimitMiddleware,
     MetricsMiddleware,
@@ -23,9 +23,9 @@ from app.core.middleware import (
 )
 from app.core.settings import Settings, get_settings
 from app.events import routes as events_routes
+from app.ingest import routes as ingest_routes
 from app.judging import routes as judging_routes
 from app.reporters import routes as reporters_routes
-from app.ingest import routes as ingest_routes
 from app.scoring import routes as scoring_routes
 from app.subsidies import routes as subsidies_routes
 from app.users import routes as users_routes
@@ -103,7 +103,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     # Tests replace this to run every request inside their own rolled-back transaction.
-    app.state.session_factory = lambda: Session(engine, expire_on_commit=False)
+    # requests that change things take SQLite's write lock at BEGIN (see app.core.db.writing)
+    app.state.session_factory = lambda write=False: Session(
+        writing(engine) if write else engine, expire_on_commit=False
+    )
 
     # add_middleware puts each new one outside the previous: the last added runs first.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
