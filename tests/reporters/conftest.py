@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from reporters_helpers import Mastodon, api_harness
+from tests.reporters.reporters_helpers import Mastodon, api_harness
 
 from simulator.app import Simulator
 from simulator.mastodon import MastodonSim

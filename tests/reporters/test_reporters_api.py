@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from reporters_helpers import PASSWORD, Mastodon
+from tests.reporters.reporters_helpers import PASSWORD, Mastodon
 from sqlmodel import Session, select
 
 from app.audit.models import AuditEntry

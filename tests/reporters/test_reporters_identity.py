@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from reporters_helpers import Mastodon
+from tests.reporters.reporters_helpers import Mastodon
 from sqlmodel import Session, select
 
 from app.audit.models import AuditEntry

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from scoring_factories import ALICE_BLOG, EVENT, NOON_DAY_ONE, RULES, make_post, make_reporter
+from tests.scoring.scoring_factories import ALICE_BLOG, EVENT, NOON_DAY_ONE, RULES, make_post, make_reporter
 
 from scoring import (
     Criterion,

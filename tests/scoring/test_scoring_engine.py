@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from scoring_factories import (
+from tests.scoring.scoring_factories import (
     ALICE,
     ALICE_BLOG,
     ALICE_BLUESKY,

@@ -8,7 +8,7 @@ from random import Random
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scoring_factories import EVENT, RULES, sentence
+from tests.scoring.scoring_factories import EVENT, RULES, sentence
 
 from scoring import (
     EventResult,

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import Session, select
-from standing_seed import (  # noqa: F401  (fixtures re-exported for pytest)
+from tests.standing.standing_seed import (  # noqa: F401  (fixtures re-exported for pytest)
     LONG,
     NOW,
     Seeded,

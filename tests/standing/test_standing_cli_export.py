@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlmodel import Session, select
-from standing_seed import LONG, NOW, collected
+from tests.standing.standing_seed import LONG, NOW, collected
 
 from app.audit.models import AuditEntry
 from app.cli.main import main

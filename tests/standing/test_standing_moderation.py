@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel import Session, select
-from standing_seed import Seeded, check_problem
+from tests.standing.standing_seed import Seeded, check_problem
 
 from app.audit.models import AuditEntry
 from app.ingest import moderation

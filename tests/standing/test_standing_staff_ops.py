@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlmodel import Session, select
-from standing_seed import Seeded, check_problem
+from tests.standing.standing_seed import Seeded, check_problem
 
 from app.audit.models import AuditEntry
 from app.ingest.export import FORMULA_PREFIXES, ExportFormat, csv_safe, stream_rows, write_rows
