@@ -13,13 +13,6 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 from sqlmodel import select as orm_select
-from subsidies_factories import (
-    Numbers,
-    make_event,
-    make_reporter,
-    make_staff_user,
-    make_subsidy,
-)
 
 from app.audit.models import AuditEntry
 from app.core.db import table
@@ -27,6 +20,13 @@ from app.core.errors import Conflict, InvalidInput, NotFound
 from app.subsidies import service
 from app.subsidies.models import Subsidy, SubsidyState, SubsidyTransition
 from app.users.models import Role
+from tests.subsidies.subsidies_factories import (
+    Numbers,
+    make_event,
+    make_reporter,
+    make_staff_user,
+    make_subsidy,
+)
 
 A = service.Action
 AUDIT = table(AuditEntry)
