@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from web_factories import add_post, make_event, make_reporter, rescore
+
+from app.events.service import require_event
+from tests.web.web_factories import add_post, make_event, make_reporter, rescore
 
 pytestmark = pytest.mark.browser
 
@@ -108,9 +110,7 @@ def test_display_wall_refreshes_itself_without_navigation(page, live_server):
     start = int(live.get_attribute("data-refresh-count"))
 
     with live_server.session() as session:
-        from app.events.service import get_by_slug
-
-        event = get_by_slug(session=session, slug="wall-event")
+        event = require_event(session=session, slug="wall-event")
         make_reporter(session, name="Bo Newcomer", account="x:bo_new", event=event)
         add_post(
             session,

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import pytest
-from conftest import PASSWORD, form_token
 from sqlmodel import select
-from web_factories import add_post, make_event, make_reporter, rescore
 
 from app.reporters.models import Reporter
 from app.users import service as users_service
 from app.users.models import LoginAttempt, Role, User, WebSession
 from app.web.pages import FORM_COOKIE, PageRoute, PageStaff, PageUser
 from app.web.templating import ASSETS
+from tests.web.conftest import PASSWORD, form_token
+from tests.web.web_factories import add_post, make_event, make_reporter, rescore
 
 HTML = "text/html; charset=utf-8"
 
@@ -74,7 +75,7 @@ def test_event_page_shows_local_deadlines_and_links_only_web_urls(web_client, we
     event = make_event(web_db, slug="dubai", name="Dubai forum", timezone="Asia/Dubai", tag="DXB")
     event.registration_deadline = datetime(2025, 9, 30, 20, 0, tzinfo=UTC)
     event.url = "javascript:alert(1)"
-    event.fee, event.currency = 500, "CHF"
+    event.fee, event.currency = Decimal(500), "CHF"
     web_db.add(event)
     web_db.commit()
 
