@@ -261,12 +261,22 @@ def export_posts(
 @handle_errors
 def worker(
     parallel: Annotated[int, typer.Option(help="Sources collected at the same time by this process.")] = 4,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Serve this worker's Prometheus metrics on 127.0.0.1:PORT.", min=1, max=65535),
+    ] = None,
 ) -> None:
     """Run the collection scheduler until interrupted (run several; leases keep them apart)."""
     from app.core.logging import configure_logging
     from app.core.settings import get_settings
 
     configure_logging(get_settings())
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        from app.core.metrics import REGISTRY
+
+        start_http_server(metrics_port, addr="127.0.0.1", registry=REGISTRY)
     scheduler = CollectionScheduler(get_engine(), max_parallel=parallel, after_page=after_page_hook())
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

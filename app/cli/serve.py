@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import anyio
 import typer
 import uvicorn
 from sqlalchemy import Engine
@@ -36,21 +38,30 @@ def run_server(
     scheduler: CollectionScheduler | None,
     on_started: Callable[[], None] | None = None,
 ) -> None:
-    """Serve the app on ``host:port`` with the scheduler running beside it until interrupted."""
+    """Serve the app on ``host:port``; the scheduler lives inside the app's lifespan, so it starts with
+    the server and is shut down cleanly on Ctrl-C or SIGTERM before the process exits."""
     from app.main import create_app
 
     app = create_app(engine=engine)
+    if scheduler is not None:
+        inner = app.router.lifespan_context
+
+        @asynccontextmanager
+        async def lifespan(application: Any) -> AsyncIterator[Any]:
+            async with inner(application) as state:
+                scheduler.start()
+                try:
+                    yield state
+                finally:
+                    await anyio.to_thread.run_sync(scheduler.shutdown)
+                    log.info("scheduler stopped")
+
+        app.router.lifespan_context = lifespan
     config = uvicorn.Config(app, host=host, port=port, log_config=None, server_header=False)
     server = uvicorn.Server(config)
-    if scheduler is not None:
-        scheduler.start()
     if on_started is not None:
         threading.Thread(target=_when_started, args=(server, on_started), daemon=True).start()
-    try:
-        server.run()
-    finally:
-        if scheduler is not None:
-            scheduler.shutdown(wait=False)
+    server.run()
 
 
 def _when_started(server: uvicorn.Server, callback: Callable[[], None]) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from app.core import metrics
 from app.core.db import writing
 from app.core.errors import InvalidInput, NotFound
 from app.core.settings import Settings, get_settings
@@ -179,6 +180,8 @@ def collect_source(
                 summary.touched_reporters |= outcome.touched_reporters
                 if page.rate_limit_wait_s > 0:
                     summary.rate_limit_waits += 1
+                    metrics.RATE_LIMIT_WAITS.labels(platform.value).inc()
+                metrics.POSTS_INGESTED.labels(platform.value).inc(outcome.new + outcome.updated)
                 _update_run(session, run.id, summary, page.rate_limit_wait_s)
                 session.commit()
             if after_page is not None:
@@ -260,6 +263,8 @@ def _finish(
             else:
                 source.health = "failing"
                 source.next_run_at = now + backoff_delay(source.consecutive_failures, interval_s)
+        metrics.COLLECTOR_RUNS.labels(source.platform, _metric_status(failure)).inc()
+        metrics.SOURCE_HEALTH.labels(str(source_id), source.platform).set(1 if source.health == "ok" else 0)
         if run is not None:
             run.finished_at = now
             run.status = summary.status
@@ -269,6 +274,16 @@ def _finish(
         session.add(source)
         repo.release_lease(session, source_id=source_id, owner=owner)
         session.commit()
+
+
+def _metric_status(failure: BaseException | None) -> str:
+    if failure is None:
+        return "ok"
+    if isinstance(failure, RateLimited):
+        return "rate_limited"
+    if isinstance(failure, SourceBlocked | InvalidSource):
+        return "blocked"
+    return "failed"
 
 
 # --- re-checks and engagement -----------------------------------------------------------------------
