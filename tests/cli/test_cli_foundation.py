@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -10,11 +9,11 @@ import pytest
 from sqlmodel import Session, select
 
 from app.audit.models import AuditEntry
-from app.cli.main import main
 from app.core.db import make_engine
 from app.events.models import Event, Registration
 from app.reporters.models import Account
 from app.users.models import User
+from tests.cli.conftest import Bie
 
 WCC_OPTIONS = {
     "--slug": "wcc2025",
@@ -29,27 +28,6 @@ WCC_OPTIONS = {
     "--budget": "5000",
 }
 WCC = ["events", "create", *[x for pair in WCC_OPTIONS.items() for x in pair], "--require-tag"]
-
-
-Bie = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def bie(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Bie:
-    """Run the real entry point (as the `bie` script does); return (exit code, stdout, stderr)."""
-
-    def run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
-        capsys.readouterr()
-        monkeypatch.setattr("sys.stdin", io.StringIO(stdin or ""))
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 @pytest.fixture
