@@ -12,6 +12,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from app.audit import routes as audit_routes
+from app.core import docs as docs_routes
 from app.core import metrics, migrate
 from app.core.api import install_error_handlers, problem
 from app.core.db import get_engine, writing
@@ -29,7 +30,10 @@ from app.reporters import routes as reporters_routes
 from app.scoring import routes as scoring_routes
 from app.subsidies import routes as subsidies_routes
 from app.users import routes as users_routes
+from app.web import judge as web_judge
+from app.web import reporter as web_reporter
 from app.web import routes as web_routes
+from app.web import staff as web_staff
 
 API_PREFIX = "/api/v1"
 
@@ -53,6 +57,9 @@ API_ROUTERS: list[APIRouter] = [
 ROOT_ROUTERS: list[APIRouter] = [
     events_routes.calendar_router,
     web_routes.router,
+    web_staff.router,
+    web_judge.router,
+    web_reporter.router,
 ]
 
 ops_router = APIRouter(tags=["ops"])
@@ -96,7 +103,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         title="BlogItEarnIt",
         version="1",
         summary="Conservation-event coverage by CEC Social Media Reporters: events, reporters, scores.",
-        docs_url="/docs",
+        docs_url=None,  # served by app.core.docs from local files (no CDN)
         redoc_url=None,
         openapi_url="/openapi.json",
     )
@@ -116,6 +123,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     install_error_handlers(app)
 
     app.include_router(ops_router)
+    app.include_router(docs_routes.router)
     for router in API_ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     for router in ROOT_ROUTERS:

@@ -25,10 +25,9 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _INCOMING_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
-# Swagger UI (/docs) loads its bundle from jsDelivr and starts it with an inline script.
+# Swagger UI (/docs) is served from the app's own files (app.core.docs) and starts with an inline script.
 DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self'; img-src 'self' data:; "
     "frame-ancestors 'none'; base-uri 'self'"
 )
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
