@@ -1,0 +1,140 @@
+"""Scoring: a full re-score of every event vs one plain SELECT of the scoring columns of all posts, and
+an incremental update (1,000 new posts: mark dirty + ``rescore_dirty``) vs the full re-score.
+
+Each measurement runs in its own subprocess (``python -m bench.rescore TASK --database URL``) so that
+its peak memory (ru_maxrss) is its own; the time is measured inside, after imports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from app.core.db import make_engine, table
+from app.events.models import Event
+from app.ingest.models import Post
+from app.scoring.dirty import mark_dirty
+from app.scoring.service import rescore_dirty, rescore_event
+from bench.common import emit, median, peak_rss_kib, run_worker
+from bench.generate import new_posts
+
+POSTS = table(Post)
+SCORING_COLUMNS = (
+    "id",
+    "reporter_id",
+    "author_key",
+    "account_id",
+    "platform",
+    "global_key",
+    "created_at",
+    "kind",
+    "text",
+    "tags",
+    "media_count",
+    "visibility",
+    "likes",
+    "reposts",
+    "replies",
+    "deleted_at",
+    "excluded",
+)
+NEW_POSTS = 1_000
+
+
+def select_all(url: str) -> dict[str, Any]:
+    """One plain SELECT of the scoring columns of every post, every row fetched (streamed)."""
+    engine = make_engine(url)
+    start = time.perf_counter()
+    rows = 0
+    with engine.connect() as conn:
+        result = conn.execution_options(yield_per=10_000).execute(
+            select(*(POSTS.c[name] for name in SCORING_COLUMNS))
+        )
+        for partition in result.partitions():
+            rows += len(partition)
+    seconds = time.perf_counter() - start
+    engine.dispose()
+    return {"seconds": seconds, "rows": rows, "peak_rss_kib": peak_rss_kib()}
+
+
+def full_rescore(url: str) -> dict[str, Any]:
+    """Re-score every event from scratch in one transaction (``rescore_event`` per event)."""
+    engine = make_engine(url)
+    start = time.perf_counter()
+    with Session(engine, expire_on_commit=False) as session:
+        events = list(session.execute(select(Event)).scalars())
+        for event in events:
+            rescore_event(session, event)
+        session.commit()
+    seconds = time.perf_counter() - start
+    engine.dispose()
+    return {"seconds": seconds, "events": len(events), "peak_rss_kib": peak_rss_kib()}
+
+
+def incremental(url: str, *, reporters: int, seed: int) -> dict[str, Any]:
+    """Store 1,000 new posts (untimed), then time mark dirty + ``rescore_dirty``."""
+    engine = make_engine(url)
+    touched = new_posts(engine, reporters=reporters, count=NEW_POSTS, seed=seed)
+    start = time.perf_counter()
+    with Session(engine) as session:
+        mark_dirty(session, touched)
+        session.commit()
+    rescored = rescore_dirty(engine=engine)
+    seconds = time.perf_counter() - start
+    with engine.connect() as conn:
+        posts_of_touched = conn.execute(select(POSTS.c.id).where(POSTS.c.reporter_id.in_(touched))).all()
+    engine.dispose()
+    return {
+        "seconds": seconds,
+        "reporters": rescored,
+        "posts_of_those_reporters": len(posts_of_touched),
+        "peak_rss_kib": peak_rss_kib(),
+    }
+
+
+def run(url: str, *, reporters: int, repeats: int) -> dict[str, Any]:
+    """Median figures of the three measurements on one generated database."""
+    selects = [run_worker("bench.rescore", "select", "--database", url) for _ in range(repeats)]
+    fulls = [run_worker("bench.rescore", "full", "--database", url) for _ in range(repeats)]
+    incrementals = [
+        run_worker(
+            "bench.rescore", "incremental", "--database", url, "--reporters", str(reporters), "--seed", str(n)
+        )
+        for n in range(repeats)
+    ]
+    return {
+        "select_s": median([r["seconds"] for r in selects]),
+        "select_rows": selects[0]["rows"],
+        "select_rss_kib": median([r["peak_rss_kib"] for r in selects]),
+        "full_s": median([r["seconds"] for r in fulls]),
+        "full_rss_kib": median([r["peak_rss_kib"] for r in fulls]),
+        "incremental_s": median([r["seconds"] for r in incrementals]),
+        "incremental_rss_kib": median([r["peak_rss_kib"] for r in incrementals]),
+        "incremental_reporters": median([r["reporters"] for r in incrementals]),
+        "incremental_posts_of_reporters": median([r["posts_of_those_reporters"] for r in incrementals]),
+        "repeats": repeats,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.rescore", description=__doc__)
+    parser.add_argument("task", choices=("select", "full", "incremental"))
+    parser.add_argument("--database", required=True)
+    parser.add_argument("--reporters", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.task == "select":
+        emit(select_all(args.database))
+    elif args.task == "full":
+        emit(full_rescore(args.database))
+    else:
+        emit(incremental(args.database, reporters=args.reporters, seed=args.seed))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
