@@ -121,7 +121,12 @@ def _counted(
         met=met,
         actual=actual,
         required=required,
-        words=f"{actual} of {required} {_plural(required, singular, plural)}",
+        # "3 of 5 posts" up to the requirement; beyond it "7 posts (5 needed)" reads better than "7 of 5"
+        words=(
+            f"{actual} of {required} {_plural(required, singular, plural)}"
+            if actual <= required
+            else f"{actual} {_plural(actual, singular, plural)} ({required} needed)"
+        ),
         missing=None if met else hint.format(short=short, unit=_plural(short, singular, plural)),
     )
 

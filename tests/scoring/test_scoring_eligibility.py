@@ -50,7 +50,7 @@ def test_reporter_short_of_posts_days_and_article() -> None:
     eligibility = assess(posts)
     criteria = by_code(eligibility)
     assert criteria[CriterionCode.REGISTERED_IN_TIME].met
-    assert criteria[CriterionCode.VERIFIED_ACCOUNT].words == "3 of 1 verified account"
+    assert criteria[CriterionCode.VERIFIED_ACCOUNT].words == "3 verified accounts (1 needed)"
     posts_criterion = criteria[CriterionCode.POSTS]
     assert (posts_criterion.met, posts_criterion.words) == (False, "3 of 5 posts")
     assert posts_criterion.missing == "2 more posts"
