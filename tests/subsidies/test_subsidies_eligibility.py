@@ -97,7 +97,7 @@ def test_eligibility_follows_the_stored_scores_of_ingested_posts(session: Sessio
     words = {c.code.value: c.words for c in rows[bo].eligibility.criteria}
     assert words == {
         "registered_in_time": words["registered_in_time"],
-        "verified_account": "2 of 1 verified account",
+        "verified_account": "2 verified accounts (1 needed)",
         "posts": "4 of 5 posts",
         "event_days": "1 of 2 days",
         "blog_articles": "0 of 1 blog article",
