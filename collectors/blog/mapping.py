@@ -370,7 +370,10 @@ def _parse_iso(value: Any) -> datetime | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # year 1 with a positive offset falls before datetime.min
+        return None
 
 
 def _tags(entry: Mapping[str, Any]) -> tuple[str, ...]:

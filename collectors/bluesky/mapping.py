@@ -209,6 +209,16 @@ def _embed_facts(embed: object) -> tuple[int, bool]:
 
 def map_item(raw: Mapping[str, Any]) -> CollectedPost:
     """Map one postView; raise ``BadPayload`` for anything unmappable."""
+    try:
+        return _map_item(raw)
+    except BadPayload:
+        raise
+    except (ValueError, RecursionError) as exc:
+        # lone surrogates in text (UnicodeEncodeError) and absurdly deep values (repr in messages)
+        raise BadPayload(f"unmappable post view: {type(exc).__name__}") from exc
+
+
+def _map_item(raw: Mapping[str, Any]) -> CollectedPost:
     if not isinstance(raw, Mapping):
         raise BadPayload(f"a post view must be an object, not {type(raw).__name__}")
     uri = raw.get("uri")

@@ -55,7 +55,10 @@ def parse_created(value: Any) -> datetime:
         raise BadPayload(f"bad created_at {value!r}") from exc
     if moment.tzinfo is None:
         raise BadPayload(f"created_at without a time zone: {value!r}")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:  # year 1 with a positive offset falls before datetime.min
+        raise BadPayload(f"created_at out of range: {value!r}") from exc
 
 
 def expand_links(text: str, entities: Mapping[str, Any]) -> str:

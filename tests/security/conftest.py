@@ -164,21 +164,21 @@ def _login(client: Any, email: str) -> tuple[dict[str, str], str]:
 
 
 def build_security_world(
-    db: Session, make_user: Callable[..., User], client_factory: Callable[..., Any]
+    session: Session, new_user: Callable[..., User], new_client: Callable[..., Any]
 ) -> SecurityWorld:
-    event = _make_event(db, "wcc2025")
-    hidden = _make_event(db, "hidden2025")
+    event = _make_event(session, "wcc2025")
+    hidden = _make_event(session, "hidden2025")
     hidden.published = False
-    db.add(hidden)
+    session.add(hidden)
 
     users = {
-        "reporter": make_user(Role.REPORTER, email="ana.private@mail.example", name="Ana Alvarez"),
-        "other": make_user(Role.REPORTER, email="bo.private@mail.example", name="Bo Berg"),
-        "judge": make_user(Role.JUDGE, email="judge.private@jury.example"),
-        "staff": make_user(Role.STAFF, email="staff.private@cec.example"),
-        "admin": make_user(Role.ADMIN, email="admin.private@cec.example"),
+        "reporter": new_user(Role.REPORTER, email="ana.private@mail.example", name="Ana Alvarez"),
+        "other": new_user(Role.REPORTER, email="bo.private@mail.example", name="Bo Berg"),
+        "judge": new_user(Role.JUDGE, email="judge.private@jury.example"),
+        "staff": new_user(Role.STAFF, email="staff.private@cec.example"),
+        "admin": new_user(Role.ADMIN, email="admin.private@cec.example"),
     }
-    judge2 = make_user(Role.JUDGE, email="judge2.private@jury.example")
+    judge2 = new_user(Role.JUDGE, email="judge2.private@jury.example")
     handles = {"reporter": "ana", "other": "bo"}
     reporter_ids: dict[str, int] = {}
     verified: dict[str, int] = {}
@@ -190,62 +190,70 @@ def build_security_world(
     token_ids: dict[str, int] = {}
     raw_tokens: dict[str, str] = {}
     for n, (role, handle) in enumerate(handles.items()):
-        reporter = _reporter_of(db, users[role])
+        reporter = _reporter_of(session, users[role])
         assert reporter.id is not None
         reporter_ids[role] = reporter.id
         account = identity.link_account(
-            session=db,
+            session=session,
             reporter=reporter,
             account_text=f"mastodon:{handle}@social.example",
             actor_id=None,
             actor_role=None,
         )
-        reporters_service.verify_account(session=db, account=account, method="staff")
+        reporters_service.verify_account(session=session, account=account, method="staff")
         assert account.id is not None
         verified[role] = account.id
         waiting = identity.link_account(
-            session=db,
+            session=session,
             reporter=reporter,
             account_text=f"x:{handle}_pending",
             actor_id=None,
             actor_role=None,
         )
-        assert waiting.id is not None and waiting.verification_code
+        assert waiting.id is not None
+        assert waiting.verification_code
         pending[role] = waiting.id
         codes[role] = waiting.verification_code
         events_service.register(
-            session=db, reporter=reporter, event=event, at=datetime(2025, 9, 1, tzinfo=UTC), channel="staff"
+            session=session,
+            reporter=reporter,
+            event=event,
+            at=datetime(2025, 9, 1, tzinfo=UTC),
+            channel="staff",
         )
         posts = [collected(10 * n + i, handle, day=10 + i) for i in range(3)]
         posts.append(collected(10 * n + 5, handle, day=12, kind=PostKind.ARTICLE))
-        ingest_repo.upsert_posts(db, source_id=None, posts=posts, now=NOW)
+        ingest_repo.upsert_posts(session, source_id=None, posts=posts, now=NOW)
         subsidy = Subsidy(
             event_id=event.id,  # type: ignore[arg-type]  # stored events have ids
             reporter_id=reporter.id,
             amount=Decimal(amounts[role]),
             currency="CHF",
         )
-        db.add(subsidy)
-        raw, token = auth.create_token(session=db, user=users[role], name="laptop", expires_at=None)
+        session.add(subsidy)
+        raw, token = auth.create_token(session=session, user=users[role], name="laptop", expires_at=None)
         raw_tokens[role] = raw
         assert token.id is not None
         token_ids[role] = token.id
-        db.flush()
+        session.flush()
         assert subsidy.id is not None
         subsidy_ids[role] = subsidy.id
     for role, user in (("judge", users["judge"]), ("staff", users["staff"]), ("admin", users["admin"])):
-        raw, token = auth.create_token(session=db, user=user, name="laptop", expires_at=None)
+        raw, token = auth.create_token(session=session, user=user, name="laptop", expires_at=None)
         raw_tokens[role] = raw
-    scoring_service.rescore_event(db, event, now=NOW)
+    scoring_service.rescore_event(session, event, now=NOW)
     from app.ingest.models import Post
 
     for role, handle in handles.items():
-        post = db.exec(select(Post).where(Post.author_key == f"mastodon:{handle}@social.example")).first()
-        assert post is not None and post.id is not None
+        post = session.exec(
+            select(Post).where(Post.author_key == f"mastodon:{handle}@social.example")
+        ).first()
+        assert post is not None
+        assert post.id is not None
         post_ids[role] = post.id
 
     source = ingest_service.add_source(
-        session=db,
+        session=session,
         platform="mastodon",
         url="https://social.example",
         tags=["iucncec"],
@@ -253,9 +261,9 @@ def build_security_world(
     )
     assert source.id is not None
 
-    judging.freeze_event(session=db, event=event, now=NOW + timedelta(days=30))
+    judging.freeze_event(session=session, event=event, now=NOW + timedelta(days=30))
     category = judging.create_category(
-        session=db,
+        session=session,
         event=event,
         spec=judging.CategorySpec(
             slug="overall",
@@ -269,21 +277,23 @@ def build_security_world(
         actor_id=None,
         actor_role="staff",
     )
-    assert isinstance(category, PrizeCategory) and category.id is not None
-    criteria = db.exec(select(RubricCriterion).where(RubricCriterion.category_id == category.id)).all()
+    assert isinstance(category, PrizeCategory)
+    assert category.id is not None
+    criteria = session.exec(select(RubricCriterion).where(RubricCriterion.category_id == category.id)).all()
     criterion_ids = [c.id for c in criteria if c.id is not None]
-    entry = db.exec(select(ShortlistEntry).where(ShortlistEntry.category_id == category.id)).first()
-    assert entry is not None and entry.id is not None
+    entry = session.exec(select(ShortlistEntry).where(ShortlistEntry.category_id == category.id)).first()
+    assert entry is not None
+    assert entry.id is not None
     judging.score_entry(
-        session=db,
+        session=session,
         entry_id=entry.id,
         judge=judge2,
         scores=[judging.ScoreInput(cid, 4, JUDGE2_COMMENT) for cid in criterion_ids],
     )
-    db.commit()
+    session.commit()
 
     callers: dict[str, Caller] = {}
-    anonymous = client_factory()
+    anonymous = new_client()
     page = anonymous.get("/login")
     match = _CSRF_FIELD.search(page.text)
     assert match is not None, "the log-in page carries a form token"
@@ -291,7 +301,7 @@ def build_security_world(
         "anonymous", anonymous, None, dict(anonymous.cookies.items()), match.group(1)
     )
     for role, user in users.items():
-        client = client_factory()
+        client = new_client()
         cookies, csrf = _login(client, user.email)
         callers[role] = Caller(role, client, user, cookies, csrf)
     return SecurityWorld(
@@ -318,7 +328,9 @@ def build_security_world(
 
 @pytest.fixture
 def security_world(
-    db: Session, make_user: Callable[..., User], client_factory: Callable[..., Any]
+    db: Session,  # noqa: F811  (the fixture re-exported above)
+    make_user: Callable[..., User],  # noqa: F811  (the fixture re-exported above)
+    client_factory: Callable[..., Any],  # noqa: F811  (the fixture re-exported above)
 ) -> SecurityWorld:
     return build_security_world(db, make_user, client_factory)
 

@@ -406,11 +406,11 @@ def _outcome(status: int, case: Case) -> Any:
     return status
 
 
-def run_isolated(connection: Connection, action: Callable[[], Any]) -> Any:
-    """Run ``action`` inside a SAVEPOINT that is rolled back afterwards."""
+def run_isolated(connection: Connection, action: Callable[..., Any], *args: Any) -> Any:
+    """Run ``action(*args)`` inside a SAVEPOINT that is rolled back afterwards."""
     savepoint = connection.begin_nested()
     try:
-        return action()
+        return action(*args)
     finally:
         savepoint.rollback()
 
@@ -425,7 +425,7 @@ def test_authorisation_matrix(
     for (method, template), case in sorted(table.items()):
         for role in ROLES:
             expected = case.profile[role]
-            response = run_isolated(api_connection, lambda: _call(w, role, method, case.path, case))
+            response = run_isolated(api_connection, _call, w, role, method, case.path, case)
             calls += 1
             got = _outcome(response.status_code, case)
             if response.status_code >= 500:
@@ -439,7 +439,7 @@ def test_authorisation_matrix(
                 )
             problems += assert_no_leaks(w, role, method, case.path, response.text)
             if expected != OK and case.ghost is not None:
-                ghost = run_isolated(api_connection, lambda: _call(w, role, method, case.ghost or "", case))
+                ghost = run_isolated(api_connection, _call, w, role, method, case.ghost or "", case)
                 calls += 1
                 if ghost.status_code != response.status_code:
                     problems.append(
@@ -448,7 +448,7 @@ def test_authorisation_matrix(
                     )
             if case.hidden is not None and role not in ("staff", "admin"):
                 pair = [
-                    run_isolated(api_connection, lambda p=p: _call(w, role, method, p, case)).status_code
+                    run_isolated(api_connection, _call, w, role, method, p, case).status_code
                     for p in (case.hidden, case.ghost or "")
                 ]
                 calls += 2
