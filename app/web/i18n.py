@@ -397,7 +397,6 @@ MESSAGES: dict[str, str] = {
     "criterion.registered_in_time.late": "registered after the event began",
     "criterion.registered_in_time.none": "not registered",
     "criterion.registered_in_time.missing_none": "register for the event before it starts",
-    "criterion.registered_in_time.missing_late": "registration came after the event began",
     "criterion.verified_account.name": "A verified account",
     "criterion.verified_account.words.one": "{actual} of {count} verified account",
     "criterion.verified_account.words.other": "{actual} of {count} verified accounts",

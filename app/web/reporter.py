@@ -508,7 +508,7 @@ def criterion_view(criterion: standing.CriterionPublic, *, registered: bool) -> 
         elif criterion.met:
             words, missing = t(f"{prefix}.in_time"), None
         else:
-            words, missing = t(f"{prefix}.late"), t(f"{prefix}.missing_late")
+            words, missing = t(f"{prefix}.late"), None  # nothing left to do about it
     elif f"{prefix}.name" in MESSAGES:
         short = max(0, criterion.required - criterion.actual)
         if criterion.actual > criterion.required:  # "7 posts (5 needed)" reads better than "7 of 5"
