@@ -176,6 +176,11 @@ def bool_param(params: Mapping[str, str], name: str) -> bool | None:
     return None if value is None else value == "true"
 
 
+def text_param(params: Mapping[str, str], name: str, limit: int) -> str | None:
+    """A text query parameter, trimmed and cut to ``limit``, without NUL (no database stores it)."""
+    return params.get(name, "").replace("\x00", "").strip()[:limit] or None
+
+
 def pages_of(total: int, size: int = PAGE_SIZE) -> int:
     return max(1, -(-total // size))
 
@@ -218,7 +223,7 @@ def _event_or_404(session: Session, slug: str) -> Event:
 
 
 def _category_or_404(session: Session, event: Event, slug: str) -> PrizeCategory:
-    if len(slug) > 64:
+    if len(slug) > 64 or not SLUG_RE.match(slug.lower()):
         raise NotFound("category", slug[:64])
     return judging.require_category(session=session, event=event, slug=slug)
 
@@ -535,7 +540,7 @@ def _moment(params: Mapping[str, str], name: str, *, end: bool) -> datetime | No
             day = date.fromisoformat(raw)
             return datetime.combine(day + timedelta(days=1) if end else day, time(0), tzinfo=UTC)
         parsed = datetime.fromisoformat(raw)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise InvalidInput(f"invalid value for: {name} (a date like 2025-10-09)") from None
     if parsed.tzinfo is None:
         raise InvalidInput(f"invalid value for: {name} (give a date, or a time with its offset)")
@@ -547,11 +552,11 @@ def audit_page(request: Request, staff: ConsoleStaff, session: SessionDep) -> Re
     """The audit log, newest first, filtered by action (a prefix ending in "."), actor, target and time."""
     params = request.query_params
     page = int_param(params, "page", default=1, low=1, high=MAX_PAGE) or 1
-    action = params.get("action", "").strip()[:100] or None
+    action = text_param(params, "action", 100)
     actor_id = int_param(params, "actor_id", default=None, low=1, high=2**62)
-    actor_role = params.get("actor_role", "").strip()[:32] or None
-    target_type = params.get("target_type", "").strip()[:64] or None
-    target_id = params.get("target_id", "").strip()[:64] or None
+    actor_role = text_param(params, "actor_role", 32)
+    target_type = text_param(params, "target_type", 64)
+    target_id = text_param(params, "target_id", 64)
     since = _moment(params, "since", end=False)
     until = _moment(params, "until", end=True)
     entries, total = list_entries(

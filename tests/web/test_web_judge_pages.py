@@ -225,3 +225,4 @@ def test_staff_preview_then_publish_and_the_public_results_page_shows_names(peop
     assert "vivid" not in results.text
     assert "judge_id" not in results.text
     assert public.get("/events/nope/results").status_code == 404
+    assert staff.get("/staff/events/forum-results/categories/bad%00slug/results").status_code == 404

@@ -261,6 +261,8 @@ def test_audit_log_filters_by_action_prefix_and_date(staff_client, web_db):
     earlier = today - timedelta(days=3)
     assert "No entries match." in staff_client.get(f"/staff/audit?until={earlier}").text
     assert staff_client.get("/staff/audit?since=2025-10-09T00:00:00").status_code == 422  # no offset
+    assert staff_client.get("/staff/audit?until=9999-12-31").status_code == 422
+    assert staff_client.get("/staff/audit?action=source.%00&target_id=%00").status_code == 200
 
 
 # --- eligibility, subsidies, budget -------------------------------------------------------------------------
