@@ -118,3 +118,5 @@ def configure_logging(settings: Settings, stream: Any = None) -> None:
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers.clear()
         uvicorn_logger.propagate = True
+        # another uvicorn.Config in the process (e.g. the simulator's) may have raised these levels
+        uvicorn_logger.setLevel(logging.NOTSET)
