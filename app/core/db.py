@@ -39,6 +39,12 @@ def make_engine(url: str | None = None, *, busy_timeout_ms: int | None = None, *
     settings = get_settings()
     url = normalise_url(url or settings.database_url)
     timeout_ms = busy_timeout_ms if busy_timeout_ms is not None else settings.sqlite_busy_timeout_ms
+    if "poolclass" not in kwargs and make_url(url).database not in (None, "", ":memory:"):
+        # FastAPI runs sync dependencies and handlers in a pool of 40 threads and a request may hold
+        # its connection between them; with fewer connections than threads, 50 concurrent
+        # authenticated requests deadlock until the pool's timeout (500s). Room for 40 avoids it.
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 30)
     if make_url(url).get_backend_name() == "sqlite":
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": timeout_ms / 1000}, **kwargs
