@@ -116,7 +116,7 @@ def bulk_insert(engine: Engine, table: str, columns: Sequence[str], rows: Iterab
         cursor = raw.cursor()
         if engine.dialect.name == "postgresql":
             names = ", ".join(columns)
-            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row([_postgres_value(v) for v in row])
                     count += 1
@@ -484,8 +484,8 @@ def new_posts(engine: Engine, *, reporters: int, count: int, seed: int) -> list[
     )
     days = (end - start).days + 1
     now = datetime.now(UTC)
-    rows = []
-    touched = set()
+    rows: list[tuple[Any, ...]] = []
+    touched: set[int] = set()
     for n, rid in enumerate(authors):
         if rid not in owned:
             continue

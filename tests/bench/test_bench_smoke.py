@@ -1,0 +1,147 @@
+"""Every benchmark runs at tiny sizes so that bench/ cannot rot. No timing is asserted (STYLE: speed
+targets live in bench/); what is asserted is that each benchmark measures what it claims to."""
+
+from __future__ import annotations
+
+import warnings
+from collections import Counter
+
+import pytest
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from app.core.db import make_engine, table
+from app.events.models import Event, Registration
+from app.ingest.models import Post
+from app.reporters.models import Account
+from app.scoring.models import LeaderboardEntry
+from bench import api, collection, ingest, rescore, run
+from bench.common import BenchDatabase, bench_database
+from bench.generate import FLAGSHIP_SLUG, SCALES, STANDING_POSTS, generate
+
+with warnings.catch_warnings():
+    from starlette.exceptions import StarletteDeprecationWarning
+
+    warnings.filterwarnings(
+        "ignore", message="Using `httpx` with `starlette.testclient`", category=StarletteDeprecationWarning
+    )
+    from starlette.testclient import TestClient
+
+POSTS = table(Post)
+ENTRIES = table(LeaderboardEntry)
+TINY = SCALES["tiny"]
+
+
+@pytest.fixture
+def generated_url(fresh_db_url: str) -> str:
+    engine = make_engine(fresh_db_url)
+    generate(engine, TINY)
+    engine.dispose()
+    return fresh_db_url
+
+
+def _entries(url: str) -> dict[tuple[int, int], tuple[int, int]]:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(ENTRIES.c.event_id, ENTRIES.c.reporter_id, ENTRIES.c.rank, ENTRIES.c.score)
+        )
+        found = {(r.event_id, r.reporter_id): (r.rank, r.score) for r in rows}
+    engine.dispose()
+    return found
+
+
+def test_the_generator_builds_the_programme_it_promises(generated_url: str) -> None:
+    engine = make_engine(generated_url)
+    with Session(engine) as session:
+        assert session.execute(select(func.count()).select_from(POSTS)).scalar_one() == TINY.posts
+        platforms = Counter(session.execute(select(POSTS.c.platform)).scalars())
+        assert set(platforms) == {"mastodon", "bluesky", "x", "blog"}
+        standing = session.execute(select(func.count()).where(POSTS.c.reporter_id == 1)).scalar_one()
+        assert standing == min(STANDING_POSTS, TINY.posts // 4)
+        flagship = session.execute(select(Event).where(Event.slug == FLAGSHIP_SLUG)).scalar_one()
+        registered = session.execute(
+            select(func.count()).where(table(Registration).c.event_id == flagship.id)
+        ).scalar_one()
+        assert registered == TINY.reporters
+        verified = session.execute(
+            select(func.count(func.distinct(table(Account).c.reporter_id))).where(
+                table(Account).c.state == "verified"
+            )
+        ).scalar_one()
+        assert verified >= TINY.reporters * 0.9
+    engine.dispose()
+
+
+def test_the_scoring_benchmark_scores_everything_and_incremental_equals_full(generated_url: str) -> None:
+    selected = rescore.select_all(generated_url)
+    assert selected["rows"] == TINY.posts
+    full = rescore.full_rescore(generated_url)
+    assert full["events"] == TINY.events
+    assert len({key for key in _entries(generated_url) if key[0]}) >= TINY.reporters
+    step = rescore.incremental(generated_url, reporters=TINY.reporters, seed=1)
+    assert step["reporters"] > 0
+    assert step["peak_rss_kib"] > 0
+    after_incremental = _entries(generated_url)
+    rescore.full_rescore(generated_url)
+    assert _entries(generated_url) == after_incremental
+
+
+def test_the_api_benchmark_app_serves_the_measured_endpoints(generated_url: str) -> None:
+    token = api.reporter_token(generated_url, 1)
+    assert api.reporter_token(generated_url, 1) != token  # re-runnable on the same database
+    rescore.full_rescore(generated_url)
+    client = TestClient(api.build_app(generated_url))
+    assert client.get(api.CONSTANT_PATH).content == api.CONSTANT_BODY
+    board = client.get(f"/api/v1/events/{FLAGSHIP_SLUG}/leaderboard")
+    assert board.status_code == 200
+    assert board.json()["count"] == TINY.reporters
+    standing = client.get(
+        f"/api/v1/me/standing/{FLAGSHIP_SLUG}", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert standing.status_code == 200, standing.text
+    assert api.CONSTANT_PATH not in client.get("/openapi.json").text
+
+
+@pytest.mark.parametrize(("text", "ms"), [("512.00us", 0.512), ("3.21ms", 3.21), ("1.50s", 1500.0)])
+def test_wrk_latencies_are_read_in_milliseconds(text: str, ms: float) -> None:
+    assert api._ms(text) == pytest.approx(ms)
+
+
+def test_the_ingest_benchmark_stores_every_distinct_post_on_both_paths(tmp_path) -> None:
+    with bench_database("sqlite", tmp_path) as template:
+        figures = ingest.run(template, ingest.SIZES["tiny"], repeats=1)
+    assert figures["posts"] > 0
+    assert figures["raw_items"] >= figures["posts"]
+    assert figures["ingest_posts_per_s"] > 0
+    assert figures["bare_posts_per_s"] > 0
+
+
+def test_the_collection_benchmark_counts_requests_and_enforced_429s() -> None:
+    measured = collection.measure("mastodon", 300, rate_limit=300, window_s=5)
+    assert measured["new"] > 0
+    assert measured["second_pass_new"] == 0
+    assert measured["limit_429"] == 0
+    assert measured["server_requests"] >= measured["requests"] > 0
+    assert measured["peak_rss_kib"] > 0
+
+
+def test_the_report_marks_targets_met_and_missed() -> None:
+    rows = run.ingest_rows(
+        "sqlite", {"ingest_posts_per_s": 40.0, "bare_posts_per_s": 100.0, "posts": 10, "pages": 1}
+    )
+    rows += run.ingest_rows(
+        "postgresql", {"ingest_posts_per_s": 60.0, "bare_posts_per_s": 100.0, "posts": 10, "pages": 1}
+    )
+    text = run.render(rows, {"scale": "tiny"})
+    assert "| sqlite |" in text
+    assert "**missed**" in text
+    assert "| met |" in text
+
+
+def test_a_bench_database_is_dropped_afterwards(tmp_path) -> None:
+    with bench_database("sqlite", tmp_path) as database:
+        assert isinstance(database, BenchDatabase)
+        path = database.url.removeprefix("sqlite:///")
+    assert not list(tmp_path.rglob("*.db"))
+    assert path
