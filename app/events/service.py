@@ -16,6 +16,7 @@ from app.core.errors import Conflict, InvalidInput, NotFound
 from app.events.models import Event, Registration
 from app.events.schemas import EventCreate, EventPublic
 from app.reporters.models import Reporter
+from app.scoring.dirty import mark_dirty
 from scoring.rules import RulesError, available_versions, load_rules
 
 
@@ -236,6 +237,7 @@ def register(
         )
     session.add(registration)
     session.flush()
+    mark_dirty(session, [reporter.id])  # registered reporters are ranked, posts or not
     audit.record(
         session=session,
         action="registration.create",
@@ -335,6 +337,7 @@ def withdraw(
     registration.withdrawn_at = datetime.now(UTC)
     session.add(registration)
     session.flush()
+    mark_dirty(session, [reporter.id])
     audit.record(
         session=session,
         action="registration.withdraw",

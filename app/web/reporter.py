@@ -46,7 +46,6 @@ from app.reporters import identity, privacy
 from app.reporters import service as reporters_service
 from app.reporters.models import Account, Reporter, VerificationState
 from app.scoring import standing
-from app.scoring.dirty import mark_dirty
 from app.users import auth
 from app.users.models import Role
 from app.web import repository
@@ -198,7 +197,6 @@ def register(
     if registration_closed(event):
         raise Conflict(t("register.closed"))
     events_service.register(session=session, reporter=reporter, event=event, **actor(user))
-    mark_dirty(session, [reporter.id])  # registration changes what counts: re-score this reporter
     return _see_other(f"/me/events/{event.slug}?done=registered")
 
 
@@ -211,7 +209,6 @@ def withdraw(
     if registration_state(session, _rid(reporter), event) != "registered":
         return _see_other(f"/me/events/{event.slug}?done=not_registered")
     events_service.withdraw(session=session, reporter=reporter, event=event, **actor(user))
-    mark_dirty(session, [reporter.id])
     return _see_other(f"/me/events/{event.slug}?done=withdrawn")
 
 
