@@ -300,7 +300,7 @@ def _unique_posts(posts: Iterable[PostFacts]) -> list[PostFacts]:
     by_id: dict[int, PostFacts] = {}
     for post in posts:
         seen = by_id.setdefault(post.post_id, post)
-        if seen != post:
+        if seen is not post and seen != post:
             raise ValueError(f"post {post.post_id} is given twice with different facts")
     return [by_id[post_id] for post_id in sorted(by_id)]
 
@@ -318,8 +318,10 @@ def _mark_duplicates(context: _Context, passing: list[_Assessed]) -> None:
     # rarest shingles first (ties by text): rare prefixes make few candidates; any fixed order
     # is correct, and this one depends only on the set of posts, not on their order
     frequency = Counter(chain.from_iterable(shingle_sets.values()))
-    ordered_shingles = sorted(frequency, key=lambda shingle: (frequency[shingle], shingle))
-    rank = {shingle: position for position, shingle in enumerate(ordered_shingles)}
+    # by (frequency, text) in two stable C-level sorts: a tuple key per shingle cost half the engine
+    ordered_shingles = sorted(frequency)
+    ordered_shingles.sort(key=frequency.__getitem__)
+    rank = dict(zip(ordered_shingles, range(len(ordered_shingles)), strict=True))
     for assessed in passing:
         text = assessed.normalised
         if not text:
