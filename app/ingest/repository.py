@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, insert, or_, select, update
+from sqlalchemy import ColumnElement, Engine, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -125,6 +125,41 @@ def upsert_posts(
     if not items:
         return outcome
     accounts = match_accounts(session, items)
+    existing = _existing_rows(session, items)
+
+    inserts, updates = _plan(items, existing, accounts, now, outcome, source_id)
+    if inserts:
+        stored = _insert_new(session, inserts)
+        if len(stored) < len(inserts):
+            # Another transaction stored some of these keys first (sources running side by side see
+            # the same federated posts; PostgreSQL's unique index made us wait for it): they are
+            # known posts now, so refresh them as such instead of failing the whole page.
+            planned = {(row["platform"], row["global_key"]) for row in inserts}
+            lost = [p for p in items if (p.platform.value, p.global_key) in planned - stored]
+            outcome.new -= len(lost)
+            rows = _existing_rows(session, lost)
+            missing, more = _plan(lost, rows, accounts, now, outcome, source_id)
+            if missing:  # never drop a post: fail the page, whose cursor then stays where it was
+                raise RuntimeError(f"{len(missing)} posts were neither inserted nor found")
+            updates += more
+    if updates:
+        # group by key set: an executemany needs the same columns in every row
+        groups: dict[frozenset[str], list[dict[str, Any]]] = {}
+        for change in updates:
+            groups.setdefault(frozenset(change), []).append(change)
+        for group in groups.values():
+            session.execute(update(Post), group)  # ORM bulk UPDATE by primary key
+    if source_id is not None:
+        _record_sightings(session, source_id=source_id, items=items, now=now)
+    mark_dirty(session, outcome.touched_reporters)
+    # --- identity hook: verification codes in collected posts (owned by app/reporters/identity.py) ---
+    from app.reporters.identity import detect_verification_codes  # late: identity imports this module
+
+    detect_verification_codes(session, items, now=now)
+    return outcome
+
+
+def _existing_rows(session: Session, items: Sequence[CollectedPost]) -> dict[tuple[str, str], Any]:
     by_platform: dict[str, list[str]] = {}
     for post in items:
         by_platform.setdefault(post.platform.value, []).append(post.global_key)
@@ -137,7 +172,30 @@ def upsert_posts(
             )
         ).all()
         existing.update({(r.platform, r.global_key): r for r in rows})
+    return existing
 
+
+def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """Insert posts whose key nobody stored yet; return the (platform, key) pairs actually inserted."""
+    dialect = session.get_bind().dialect.name
+    insert_fn: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        insert_fn(POSTS)
+        .on_conflict_do_nothing(index_elements=["platform", "global_key"])
+        .returning(POSTS.c.platform, POSTS.c.global_key)
+    )
+    return {(r.platform, r.global_key) for r in session.execute(stmt, rows)}
+
+
+def _plan(
+    items: Sequence[CollectedPost],
+    existing: dict[tuple[str, str], Any],
+    accounts: dict[str, AccountMatch],
+    now: datetime,
+    outcome: PageOutcome,
+    source_id: int | None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Split a page into rows to insert and changes to known rows; count them in ``outcome``."""
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     for post in items:
@@ -192,24 +250,7 @@ def upsert_posts(
         for rid in (row.reporter_id, reporter_id):
             if rid is not None:
                 outcome.touched_reporters.add(rid)
-
-    if inserts:
-        session.execute(insert(POSTS), inserts)
-    if updates:
-        # group by key set: an executemany needs the same columns in every row
-        groups: dict[frozenset[str], list[dict[str, Any]]] = {}
-        for change in updates:
-            groups.setdefault(frozenset(change), []).append(change)
-        for group in groups.values():
-            session.execute(update(Post), group)  # ORM bulk UPDATE by primary key
-    if source_id is not None:
-        _record_sightings(session, source_id=source_id, items=items, now=now)
-    mark_dirty(session, outcome.touched_reporters)
-    # --- identity hook: verification codes in collected posts (owned by app/reporters/identity.py) ---
-    from app.reporters.identity import detect_verification_codes  # late: identity imports this module
-
-    detect_verification_codes(session, items, now=now)
-    return outcome
+    return inserts, updates
 
 
 def _insert_ignore(session: Session, table: Any, rows: list[dict[str, Any]], conflict: list[str]) -> None:

@@ -640,7 +640,11 @@ class BlueskyCollector:
                     raise _refused(exc) from exc
                 reason = f"{what}: HTTP {status}"
             except sdk.NetworkError as exc:  # timeouts and transport errors, 409/413/502
-                reason = f"{what}: {type(exc).__name__} {exc}"
+                # the SDK's text embeds the raw body (an HTML error page, say): keep it out of
+                # the words shown on the sources' health page
+                status = exc.response.status_code if getattr(exc, "response", None) is not None else 0
+                cause = f" ({type(exc.__cause__).__name__})" if exc.__cause__ is not None else ""
+                reason = f"{what}: HTTP {status}" if status else f"{what}: {type(exc).__name__}{cause}"
             except httpx.HTTPError as exc:  # e.g. a connection reset mid-body
                 reason = f"{what}: {type(exc).__name__}"
             except (ValueError, sdk.ModelError) as exc:  # malformed JSON or a body of bad shape
