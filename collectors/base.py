@@ -131,7 +131,8 @@ class SourceConfig:
     tags: tuple[str, ...] = ()
     query: str | None = None
     handle: str | None = None
-    token: str | None = None  # bearer token (Mastodon, X) or app password (Bluesky)
+    # bearer token (Mastodon, X) or app password (Bluesky); out of repr so a logged config leaks nothing
+    token: str | None = field(default=None, repr=False)
     trusted: bool = False  # staff-marked: may be on loopback/private addresses (the simulator)
     timeout_s: float = 20.0
     max_bytes: int = 5_000_000
@@ -204,9 +205,7 @@ class Collector(Protocol):
     def validate(self, config: SourceConfig) -> None:
         """Raise ``InvalidSource`` when the configuration cannot work (no network)."""
 
-    def fetch(
-        self, config: SourceConfig, cursor: Mapping[str, Any] | None
-    ) -> Iterator[CollectedPage]:
+    def fetch(self, config: SourceConfig, cursor: Mapping[str, Any] | None) -> Iterator[CollectedPage]:
         """Yield pages of new or changed posts since ``cursor``, oldest page first when possible."""
 
     def recheck(self, config: SourceConfig, refs: Sequence[PostRef]) -> Iterator[RecheckResult]:

@@ -23,6 +23,7 @@ Bearer-token requests need none: browsers never attach them by themselves.
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Annotated, Any
 
@@ -63,6 +64,37 @@ ClientAddress = Annotated[str, Depends(client_address)]
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+class RoleRefused(Forbidden):
+    """A signed-in user called a route their role does not admit: answered 403 and audited."""
+
+    def __init__(self, detail: str, *, user: User, method: str, route: str) -> None:
+        super().__init__(detail)
+        self.user_id = user.id
+        self.role = str(user.role)
+        self.method = method
+        self.route = route
+
+
+def _audit_refusal(session: Session, refusal: RoleRefused) -> None:
+    """Record a refused privilege escalation after the request's own work was rolled back."""
+    from app.audit import service as audit  # the audit service imports nothing from here
+
+    try:
+        audit.record(
+            session=session,
+            action="access.denied",
+            actor_id=refusal.user_id,
+            actor_role=refusal.role,
+            target_type="route",
+            target_id=f"{refusal.method} {refusal.route}"[:200],
+            detail={"reason": refusal.detail},
+        )
+        session.commit()
+    except Exception:  # noqa: BLE001  (auditing a refusal must never turn the 403 into a 500)
+        session.rollback()
+        logging.getLogger(__name__).exception("could not audit a refused request")
+
+
 def get_session(request: Request) -> Iterator[Session]:
     """One session per request: commit on success, roll back on error (the boundary)."""
     session: Session = request.app.state.session_factory(write=request.method not in SAFE_METHODS)
@@ -78,6 +110,10 @@ def get_session(request: Request) -> Iterator[Session]:
     try:
         yield session
         session.commit()
+    except RoleRefused as refusal:
+        session.rollback()
+        _audit_refusal(session, refusal)
+        raise
     except BaseException:
         session.rollback()
         raise
@@ -148,14 +184,17 @@ def get_current_user(user: OptionalUser) -> User:
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def require_roles(*roles: Role) -> Callable[[User], Coroutine[Any, Any, User]]:
+def require_roles(*roles: Role) -> Callable[[Request, User], Coroutine[Any, Any, User]]:
     """A dependency admitting only users whose role is one of ``roles``."""
     allowed = frozenset(str(role) for role in roles)
     names = " or ".join(str(role) for role in roles)
 
-    async def dependency(user: CurrentUser) -> User:
+    async def dependency(request: Request, user: CurrentUser) -> User:
         if user.role not in allowed:
-            raise Forbidden(f"this needs the {names} role")
+            route = getattr(request.scope.get("route"), "path", None) or request.url.path
+            raise RoleRefused(
+                f"this needs the {names} role", user=user, method=request.method, route=str(route)
+            )
         return user
 
     return dependency

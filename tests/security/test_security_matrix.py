@@ -44,6 +44,15 @@ STAFF = {"anonymous": 401, "reporter": 403, "other": 403, "judge": 403, "staff":
 JUDGE = STAFF | {"judge": OK}
 JUDGE_ONLY = STAFF | {"judge": OK, "staff": 403, "admin": 403}
 ADMIN = STAFF | {"staff": 403}
+# server-rendered pages: an anonymous visitor is sent to /login (counted as 401)
+WEB_REPORTER = REPORTER
+WEB_OWN_REPORTER = OWN_REPORTER
+# the staff console and the judge workspace hide themselves (404) from the wrong roles
+WEB_STAFF = {"anonymous": 401, "reporter": 404, "other": 404, "judge": 404, "staff": OK, "admin": OK}
+WEB_JUDGE = WEB_STAFF | {"judge": OK}
+# staff see every shortlist entry anyway, so their 403 on scoring one reveals nothing (no ghost check)
+WEB_JUDGE_ONLY = WEB_STAFF | {"judge": OK, "staff": 403, "admin": 403}
+FORM_REFUSALS = frozenset({409, 422})  # a form shown again with its errors: the caller was let in
 # the freeze before any publication: staff and judges only, hidden from everyone else
 FREEZE_PRIVATE = dict.fromkeys(ROLES, 404) | {"judge": OK, "staff": OK, "admin": OK}
 
@@ -103,7 +112,7 @@ def cases(w: SecurityWorld) -> dict[tuple[str, str], Case]:
         # --- ops and docs
         ("GET", "/openapi.json"): Case("/openapi.json", PUBLIC),
         ("GET", "/docs"): Case("/docs", PUBLIC),
-        ("GET", "/docs/oauth2-redirect"): Case("/docs/oauth2-redirect", PUBLIC),
+        ("GET", "/docs/assets/{name}"): Case("/docs/assets/swagger-ui.css", PUBLIC),
         ("GET", "/healthz"): Case("/healthz", PUBLIC),
         ("GET", "/readyz"): Case("/readyz", PUBLIC),
         ("GET", "/metrics"): Case("/metrics", PUBLIC),
@@ -323,6 +332,128 @@ def cases(w: SecurityWorld) -> dict[tuple[str, str], Case]:
         ),
         ("POST", "/logout"): Case("/logout", PUBLIC, form={}),
         ("GET", "/static/{name:path}"): Case("/static/site.css", PUBLIC),
+        ("GET", "/events/{slug}/results"): slugged("/events/{slug}/results", PUBLIC),
+        # --- reporter pages
+        ("GET", "/events/{slug}/registration"): slugged("/events/{slug}/registration", PUBLIC),
+        ("POST", "/events/{slug}/registration"): slugged(
+            "/events/{slug}/registration", WEB_REPORTER, form={}, also_ok=FORM_REFUSALS
+        ),
+        ("POST", "/events/{slug}/withdrawal"): slugged(
+            "/events/{slug}/withdrawal", WEB_REPORTER, form={}, also_ok=FORM_REFUSALS
+        ),
+        ("GET", "/me"): Case("/me", WEB_REPORTER),
+        ("GET", "/me/accounts"): Case("/me/accounts", WEB_REPORTER),
+        ("POST", "/me/accounts"): Case(
+            "/me/accounts", WEB_REPORTER, form={"account": "bluesky:web.bsky.social"}, also_ok=FORM_REFUSALS
+        ),
+        ("POST", "/me/accounts/{account_id}/verify"): idd(
+            "/me/accounts/{id}/verify",
+            pend,
+            WEB_OWN_REPORTER,
+            form={"url": "https://x.com/ana_pending/status/1"},
+            also_ok=FORM_REFUSALS,
+        ),
+        ("POST", "/me/accounts/{account_id}/code"): idd(
+            "/me/accounts/{id}/code", pend, WEB_OWN_REPORTER, form={}, also_ok=FORM_REFUSALS
+        ),
+        ("POST", "/me/accounts/{account_id}/remove"): idd(
+            "/me/accounts/{id}/remove", acct, WEB_OWN_REPORTER, form={}, also_ok=FORM_REFUSALS
+        ),
+        ("GET", "/me/events/{slug}"): slugged("/me/events/{slug}", WEB_REPORTER),
+        ("GET", "/me/claims"): Case("/me/claims", WEB_REPORTER),
+        ("POST", "/me/claims"): Case(
+            "/me/claims", WEB_REPORTER, form={"url": "https://x.com/ana/status/1"}, also_ok=FORM_REFUSALS
+        ),
+        ("GET", "/me/profile"): Case("/me/profile", WEB_REPORTER),
+        ("POST", "/me/profile"): Case(
+            "/me/profile", WEB_REPORTER, form={"name": "Ana", "bio": "wetlands"}, also_ok=FORM_REFUSALS
+        ),
+        ("GET", "/me/export"): Case("/me/export", WEB_REPORTER),
+        ("POST", "/me/delete"): Case(
+            "/me/delete",
+            WEB_REPORTER,
+            form={"password": "correct horse battery staple"},
+            also_ok=FORM_REFUSALS,
+        ),
+        # --- staff console
+        ("GET", "/staff"): Case("/staff", WEB_STAFF),
+        ("GET", "/staff/sources"): Case("/staff/sources", WEB_STAFF),
+        ("POST", "/staff/sources/{source_id}/collect"): idd(
+            "/staff/sources/{id}/collect", src, WEB_STAFF, form={}, also_ok=FORM_REFUSALS
+        ),
+        ("GET", "/staff/runs"): Case("/staff/runs", WEB_STAFF),
+        ("GET", "/staff/moderation"): Case("/staff/moderation", WEB_STAFF),
+        ("POST", "/staff/posts/{post_id}/exclude"): idd(
+            "/staff/posts/{id}/exclude", post, WEB_STAFF, form=reason, also_ok=FORM_REFUSALS
+        ),
+        ("POST", "/staff/posts/{post_id}/restore"): idd(
+            "/staff/posts/{id}/restore", post, WEB_STAFF, form=reason, also_ok=FORM_REFUSALS
+        ),
+        ("GET", "/staff/accounts"): Case("/staff/accounts", WEB_STAFF),
+        ("POST", "/staff/accounts/{account_id}/verify"): idd(
+            "/staff/accounts/{id}/verify", pend, WEB_STAFF, form=reason, also_ok=FORM_REFUSALS
+        ),
+        ("POST", "/staff/accounts/{account_id}/reject"): idd(
+            "/staff/accounts/{id}/reject", pend, WEB_STAFF, form=reason, also_ok=FORM_REFUSALS
+        ),
+        ("GET", "/staff/audit"): Case("/staff/audit", WEB_STAFF),
+        ("GET", "/staff/events/{slug}"): slugged("/staff/events/{slug}", WEB_STAFF),
+        ("GET", "/staff/events/{slug}/subsidies"): slugged("/staff/events/{slug}/subsidies", WEB_STAFF),
+        ("POST", "/staff/events/{slug}/subsidies/propose"): slugged(
+            "/staff/events/{slug}/subsidies/propose", WEB_STAFF, form={}, also_ok=FORM_REFUSALS
+        ),
+        ("POST", "/staff/events/{slug}/subsidies/{subsidy_id}/{action}"): slugged(
+            f"/staff/events/{{slug}}/subsidies/{sub}/approve", WEB_STAFF, form={}, also_ok=FORM_REFUSALS
+        ),
+        ("GET", "/staff/events/{slug}/judging"): slugged("/staff/events/{slug}/judging", WEB_STAFF),
+        ("POST", "/staff/events/{slug}/freeze"): slugged(
+            "/staff/events/{slug}/freeze", WEB_STAFF, form={}, also_ok=FORM_REFUSALS
+        ),
+        ("POST", "/staff/events/{slug}/categories"): slugged(
+            "/staff/events/{slug}/categories",
+            WEB_STAFF,
+            form={"slug": "web", "name": "Web"},
+            also_ok=FORM_REFUSALS,
+        ),
+        ("POST", "/staff/events/{slug}/categories/{category_slug}/shortlist/generate"): slugged(
+            f"/staff/events/{{slug}}/categories/{c}/shortlist/generate",
+            WEB_STAFF,
+            form={},
+            also_ok=FORM_REFUSALS,
+        ),
+        ("POST", "/staff/events/{slug}/categories/{category_slug}/shortlist"): slugged(
+            f"/staff/events/{{slug}}/categories/{c}/shortlist",
+            WEB_STAFF,
+            form={"reporter_id": str(a), "reason": "strong"},
+            also_ok=FORM_REFUSALS,
+        ),
+        ("POST", "/staff/events/{slug}/categories/{category_slug}/shortlist/{entry_id}/remove"): slugged(
+            f"/staff/events/{{slug}}/categories/{c}/shortlist/{entry}/remove",
+            WEB_STAFF,
+            form=reason,
+            also_ok=FORM_REFUSALS,
+        ),
+        ("GET", "/staff/events/{slug}/categories/{category_slug}/results"): slugged(
+            f"/staff/events/{{slug}}/categories/{c}/results", WEB_STAFF
+        ),
+        ("POST", "/staff/events/{slug}/categories/{category_slug}/publish"): slugged(
+            f"/staff/events/{{slug}}/categories/{c}/publish", WEB_STAFF, form={}, also_ok=FORM_REFUSALS
+        ),
+        # --- judge workspace
+        ("GET", "/judging"): Case("/judging", WEB_JUDGE),
+        ("GET", "/judging/entries/{entry_id}"): idd("/judging/entries/{id}", entry, WEB_JUDGE),
+        ("POST", "/judging/entries/{entry_id}/scores"): Case(
+            f"/judging/entries/{entry}/scores",
+            WEB_JUDGE_ONLY,
+            form={f"score_{crit[0]}": "3"},
+            also_ok=FORM_REFUSALS,
+        ),
+        ("POST", "/judging/entries/{entry_id}/conflict"): Case(
+            f"/judging/entries/{entry}/conflict",
+            WEB_JUDGE_ONLY,
+            form={"reason": "friend"},
+            also_ok=FORM_REFUSALS,
+        ),
     }
 
 
@@ -400,7 +531,9 @@ def _call(w: SecurityWorld, role: str, method: str, path: str, case: Case) -> An
     return caller.client.request(method, path, **kwargs)
 
 
-def _outcome(status: int, case: Case) -> Any:
+def _outcome(status: int, case: Case, location: str = "") -> Any:
+    if status in (302, 303, 307) and location.startswith("/login?next="):
+        return 401  # a page that needs a signed-in user
     if status < 400 or status in case.also_ok:
         return OK
     return status
@@ -427,7 +560,7 @@ def test_authorisation_matrix(
             expected = case.profile[role]
             response = run_isolated(api_connection, _call, w, role, method, case.path, case)
             calls += 1
-            got = _outcome(response.status_code, case)
+            got = _outcome(response.status_code, case, response.headers.get("location", ""))
             if response.status_code >= 500:
                 problems.append(
                     f"{method} {case.path} as {role}: {response.status_code} {response.text[:200]}"
@@ -435,7 +568,7 @@ def test_authorisation_matrix(
             elif got != expected:
                 problems.append(
                     f"{method} {template} as {role}: expected {expected}, got {response.status_code} "
-                    f"{response.text[:160]}"
+                    f"{response.text[:160]}".splitlines()[0]
                 )
             problems += assert_no_leaks(w, role, method, case.path, response.text)
             if expected != OK and case.ghost is not None:
