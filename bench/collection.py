@@ -3,7 +3,7 @@ peak memory of collecting a large backlog vs a small one.
 
 The simulator (one Mastodon server holding every post of its pool; one Bluesky PDS) runs in this
 process on loopback; each collection runs in a subprocess (``python -m bench.collection collect``)
-on its own SQLite database, so its ru_maxrss is the collector's alone. The enforced limit keeps
+on its own SQLite database, so its peak RSS (VmHWM) is the collector's alone. The enforced limit keeps
 Mastodon's published shape (300 requests per window) with the window compressed so that a
 100k-post backlog finishes in minutes; the collector reads the same headers either way.
 """

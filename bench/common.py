@@ -147,7 +147,17 @@ def timed(action: Callable[[], object]) -> float:
 
 
 def peak_rss_kib() -> int:
-    """This process's peak resident set size in KiB (Linux reports ru_maxrss in KiB)."""
+    """This process's peak resident set size in KiB.
+
+    VmHWM, not ru_maxrss: Linux keeps ru_maxrss across fork+exec, so a worker started by a large
+    parent reports the parent's peak (every worker showed the same figure before this).
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 

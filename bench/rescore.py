@@ -2,7 +2,7 @@
 an incremental update (1,000 new posts: mark dirty + ``rescore_dirty``) vs the full re-score.
 
 Each measurement runs in its own subprocess (``python -m bench.rescore TASK --database URL``) so that
-its peak memory (ru_maxrss) is its own; the time is measured inside, after imports.
+its peak memory (VmHWM) is its own; the time is measured inside, after imports.
 """
 
 from __future__ import annotations
