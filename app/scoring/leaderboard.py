@@ -8,7 +8,7 @@ Items follow DESIGN §8: ``{"rank", "reporter": {"id", "name"}, "score", "posts_
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -102,40 +102,25 @@ def event_leaderboard(
     return items, total
 
 
-def platform_leaderboard(
-    session: Session, event: Event, *, platform: str, offset: int = 0, limit: int = 50
+@dataclass(slots=True)
+class Totals:
+    """What a derived leaderboard ranks a reporter by (the §5 order: score, days, posts, first post)."""
+
+    score: int = 0
+    posts: int = 0
+    days: int = 0
+    platforms: set[str] = field(default_factory=set)
+    first: datetime | None = None
+
+    def add_first(self, moment: datetime | None) -> None:
+        if moment is not None and (self.first is None or moment < self.first):
+            self.first = moment
+
+
+def _rank_totals(
+    session: Session, totals: dict[int, Totals], *, offset: int, limit: int
 ) -> tuple[list[Item], int]:
-    """Rank by the points of counted posts on one platform (no breadth bonuses), same order as §5."""
-    registered = (
-        session.execute(
-            select(ENTRIES.c.reporter_id).where(
-                ENTRIES.c.event_id == event.id, ENTRIES.c.rules_version == event.rules_version
-            )
-        )
-        .scalars()
-        .all()
-    )
-    rows = session.execute(
-        select(VERDICTS.c.reporter_id, VERDICTS.c.points, VERDICTS.c.day, POSTS.c.created_at)
-        .select_from(VERDICTS.join(POSTS, POSTS.c.id == VERDICTS.c.post_id))
-        .where(
-            VERDICTS.c.event_id == event.id,
-            VERDICTS.c.rules_version == event.rules_version,
-            VERDICTS.c.counted.is_(True),
-            POSTS.c.platform == platform,
-        )
-    ).all()
-    points: dict[int, int] = defaultdict(int)
-    posts: dict[int, int] = defaultdict(int)
-    days: dict[int, set[Any]] = defaultdict(set)
-    first: dict[int, datetime] = {}
-    for r in rows:
-        points[r.reporter_id] += r.points
-        posts[r.reporter_id] += 1
-        if event.start_date <= r.day <= event.end_date:
-            days[r.reporter_id].add(r.day)
-        if r.reporter_id not in first or r.created_at < first[r.reporter_id]:
-            first[r.reporter_id] = r.created_at
+    """Rank totals with the same `rank_leaderboard` as events; one page of items and the count."""
     results = [
         ReporterResult(
             reporter_id=rid,
@@ -149,87 +134,14 @@ def platform_leaderboard(
                 daily_cap_effect=0,
                 day_bonus=0,
                 platform_bonus=0,
-                score=points[rid],
-                posts_counted=posts[rid],
+                score=t.score,
+                posts_counted=t.posts,
                 articles_counted=0,
-                days_covered=len(days[rid]),
-                event_days_covered=len(days[rid]),
-                counted_days=tuple(sorted(days[rid])),
-                platforms=(platform,) if posts[rid] else (),
-                first_counted_at=first.get(rid),
-            ),
-        )
-        for rid in registered
-    ]
-    ranked = rank_leaderboard(results=results)
-    page = ranked[offset : offset + limit]
-    names = _names(session, [e.reporter_id for e in page])
-    items = [
-        Item(
-            e.rank,
-            e.reporter_id,
-            names.get(e.reporter_id),
-            e.score,
-            e.posts_counted,
-            e.event_days_covered,
-            e.platforms,
-            None,
-        )
-        for e in page
-    ]
-    return items, len(ranked)
-
-
-def season_leaderboard(
-    session: Session, *, year: int | None = None, offset: int = 0, limit: int = 50
-) -> tuple[list[Item], int]:
-    """Across events (of one year when given): total score, event days and posts; same order as §5."""
-    query = (
-        select(
-            ENTRIES.c.reporter_id,
-            ENTRIES.c.score,
-            ENTRIES.c.posts_counted,
-            ENTRIES.c.days_covered,
-            ENTRIES.c.platforms,
-            ENTRIES.c.first_counted_at,
-            EVENTS.c.start_date,
-        )
-        .select_from(ENTRIES.join(EVENTS, EVENTS.c.id == ENTRIES.c.event_id))
-        .where(ENTRIES.c.rules_version == EVENTS.c.rules_version)
-    )
-    rows = [r for r in session.execute(query).all() if year is None or r.start_date.year == year]
-    totals: dict[int, dict[str, Any]] = {}
-    for r in rows:
-        t = totals.setdefault(
-            r.reporter_id, {"score": 0, "posts": 0, "days": 0, "platforms": set(), "first": None}
-        )
-        t["score"] += r.score
-        t["posts"] += r.posts_counted
-        t["days"] += r.days_covered
-        t["platforms"].update(r.platforms or ())
-        if r.first_counted_at is not None and (t["first"] is None or r.first_counted_at < t["first"]):
-            t["first"] = r.first_counted_at
-    results = [
-        ReporterResult(
-            reporter_id=rid,
-            name=None,
-            anonymous=False,
-            registered=True,
-            verdicts=(),
-            breakdown=ScoreBreakdown(
-                base=0,
-                engagement=0,
-                daily_cap_effect=0,
-                day_bonus=0,
-                platform_bonus=0,
-                score=t["score"],
-                posts_counted=t["posts"],
-                articles_counted=0,
-                days_covered=t["days"],
-                event_days_covered=t["days"],
+                days_covered=t.days,
+                event_days_covered=t.days,
                 counted_days=(),
-                platforms=tuple(sorted(t["platforms"])),
-                first_counted_at=t["first"],
+                platforms=tuple(sorted(t.platforms)),
+                first_counted_at=t.first,
             ),
         )
         for rid, t in totals.items()
@@ -251,3 +163,69 @@ def season_leaderboard(
         for e in page
     ]
     return items, len(ranked)
+
+
+def platform_leaderboard(
+    session: Session, event: Event, *, platform: str, offset: int = 0, limit: int = 50
+) -> tuple[list[Item], int]:
+    """Rank by the points of counted posts on one platform (no breadth bonuses), same order as §5."""
+    registered = session.execute(
+        select(ENTRIES.c.reporter_id).where(
+            ENTRIES.c.event_id == event.id, ENTRIES.c.rules_version == event.rules_version
+        )
+    ).scalars()
+    totals = {rid: Totals() for rid in registered}
+    days: dict[int, set[Any]] = defaultdict(set)
+    rows = session.execute(
+        select(VERDICTS.c.reporter_id, VERDICTS.c.points, VERDICTS.c.day, POSTS.c.created_at)
+        .select_from(VERDICTS.join(POSTS, POSTS.c.id == VERDICTS.c.post_id))
+        .where(
+            VERDICTS.c.event_id == event.id,
+            VERDICTS.c.rules_version == event.rules_version,
+            VERDICTS.c.counted.is_(True),
+            POSTS.c.platform == platform,
+        )
+    )
+    for r in rows:
+        if r.reporter_id not in totals:
+            continue
+        t = totals[r.reporter_id]
+        t.score += r.points
+        t.posts += 1
+        t.platforms.add(platform)
+        t.add_first(r.created_at)
+        if event.start_date <= r.day <= event.end_date:
+            days[r.reporter_id].add(r.day)
+    for rid, covered in days.items():
+        totals[rid].days = len(covered)
+    return _rank_totals(session, totals, offset=offset, limit=limit)
+
+
+def season_leaderboard(
+    session: Session, *, year: int | None = None, offset: int = 0, limit: int = 50
+) -> tuple[list[Item], int]:
+    """Across events (of one year when given): total score, event days and posts; same order as §5."""
+    query = (
+        select(
+            ENTRIES.c.reporter_id,
+            ENTRIES.c.score,
+            ENTRIES.c.posts_counted,
+            ENTRIES.c.days_covered,
+            ENTRIES.c.platforms,
+            ENTRIES.c.first_counted_at,
+            EVENTS.c.start_date,
+        )
+        .select_from(ENTRIES.join(EVENTS, EVENTS.c.id == ENTRIES.c.event_id))
+        .where(ENTRIES.c.rules_version == EVENTS.c.rules_version)
+    )
+    totals: dict[int, Totals] = defaultdict(Totals)
+    for r in session.execute(query):
+        if year is not None and r.start_date.year != year:
+            continue
+        t = totals[r.reporter_id]
+        t.score += r.score
+        t.posts += r.posts_counted
+        t.days += r.days_covered
+        t.platforms.update(r.platforms or ())
+        t.add_first(r.first_counted_at)
+    return _rank_totals(session, totals, offset=offset, limit=limit)
