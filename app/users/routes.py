@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlmodel import Session
@@ -143,19 +143,24 @@ def _set_session_cookie(response: Response, cookie: str, settings: Settings) -> 
 
 
 async def login_credentials(request: Request) -> LoginRequest:
-    """Email and password from a JSON body or an HTML form."""
+    """Email and password from a JSON body.
+
+    Forms are refused: another site can post a form (not JSON) cross-site, which would sign a visitor's
+    browser into the attacker's account (login CSRF). People sign in through the ``/login`` page, whose
+    form carries its own anti-forgery token.
+    """
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    data: Any
-    if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        form = await request.form()
-        data = {key: value for key, value in form.items() if isinstance(value, str)}
-    else:
-        try:
-            data = await request.json()
-        except ValueError:
-            raise RequestValidationError(
-                [{"loc": ("body",), "msg": "send JSON or a form with email and password", "type": "body"}]
-            ) from None
+    if content_type in ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain"):
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            "send the credentials as JSON; in a browser, sign in at /login",
+        )
+    try:
+        data: Any = await request.json()
+    except ValueError:
+        raise RequestValidationError(
+            [{"loc": ("body",), "msg": "send JSON with email and password", "type": "body"}]
+        ) from None
     try:
         return LoginRequest.model_validate(data)
     except ValidationError as exc:
@@ -166,10 +171,7 @@ async def login_credentials(request: Request) -> LoginRequest:
 _LOGIN_BODY = {
     "requestBody": {
         "required": True,
-        "content": {
-            "application/json": {"schema": LoginRequest.model_json_schema()},
-            "application/x-www-form-urlencoded": {"schema": LoginRequest.model_json_schema()},
-        },
+        "content": {"application/json": {"schema": LoginRequest.model_json_schema()}},
     }
 }
 
@@ -204,7 +206,7 @@ def login(
     settings: SettingsDep,
     address: ClientAddress,
 ) -> LoginResponse:
-    """Sign in with email and password (JSON or form); sets the ``bie_session`` cookie."""
+    """Sign in with email and password (JSON); sets the ``bie_session`` cookie."""
     user = auth.attempt_login(
         session=session,
         email=credentials.email,

@@ -68,11 +68,13 @@ class TestSignupLoginLogout:
         replay = client_factory(cookies={auth.SESSION_COOKIE: cookie})
         assert replay.get("/api/v1/me").status_code == 401
 
-    def test_login_by_form(self, api_client, make_user):
+    def test_login_by_form_is_refused_against_login_csrf(self, api_client, make_user):
         user = make_user("judge")
         response = api_client.post("/api/v1/auth/login", data={"email": user.email, "password": PASSWORD})
-        assert response.status_code == 200, response.text
-        assert response.json()["user"]["role"] == "judge"
+        assert response.status_code == 415, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert "/login" in response.json()["detail"]
+        assert auth.SESSION_COOKIE not in response.cookies
 
     def test_me_of_a_staff_user_has_no_reporter_id(self, login_as):
         actor = login_as("staff")
