@@ -16,7 +16,7 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, text, update
 from sqlmodel import Session
 
 from app.core.db import table, writing
@@ -427,9 +427,22 @@ def _score_reporters(
         _write_reporter(session, event, result, now)
 
 
+# Any constant: the key of PostgreSQL's transaction-level advisory lock that scorers queue on.
+SCORING_LOCK_KEY = 0x5C0_12E5
+
+
+def lock_scoring(session: Session) -> None:
+    """Queue behind any other transaction that is writing scores (PostgreSQL; SQLite writers are
+    serialised already). Without it two workers re-scoring the same dirty reporters at once both
+    insert their verdicts, and two re-ranks of one event interleave."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCORING_LOCK_KEY})
+
+
 def rescore_event(session: Session, event: Event, now: datetime | None = None) -> None:
     """Full re-score of one event: every candidate reporter, then ranks."""
     now = now or datetime.now(UTC)
+    lock_scoring(session)
     rules = rules_for(session, event.rules_version)
     registered = registered_reporter_ids(session, event.id)  # type: ignore[arg-type]  # stored events have ids
     with_posts = [
@@ -485,6 +498,7 @@ def rescore_reporters(session: Session, reporter_ids: Sequence[int], now: dateti
     now = now or datetime.now(UTC)
     if not reporter_ids:
         return
+    lock_scoring(session)
     for event in events_of_reporters(session, reporter_ids):
         rules = rules_for(session, event.rules_version)
         registered = registered_reporter_ids(session, event.id)  # type: ignore[arg-type]  # stored events have ids
@@ -494,6 +508,7 @@ def rescore_reporters(session: Session, reporter_ids: Sequence[int], now: dateti
 
 def rescore_pending(session: Session, *, batch: int = 500) -> int:
     """Re-score up to ``batch`` reporters marked dirty, in the caller's transaction; return how many."""
+    lock_scoring(session)  # before reading the queue: the previous scorer's deletions are then visible
     ids = [
         int(r)
         for r in session.execute(select(DIRTY.c.reporter_id).order_by(DIRTY.c.id).limit(batch)).scalars()
