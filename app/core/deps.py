@@ -29,6 +29,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from app.audit.models import AuditEntry
@@ -132,14 +133,32 @@ def get_auth(request: Request, session: SessionDep) -> AuthContext | None:
         scheme, _, credentials = header.strip().partition(" ")
         if scheme.lower() != "bearer" or not credentials.strip():
             raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
-        context = auth.resolve_token(session=session, raw=credentials.strip())
+        read_only = request.method in SAFE_METHODS
+        context = auth.resolve_token(session=session, raw=credentials.strip(), touch=not read_only)
         if context is None:
             raise Unauthenticated("the bearer token is unknown, expired or revoked")
+        if read_only and context.api_token is not None and auth.token_due_for_touch(context.api_token):
+            _touch_token_apart(request, context.api_token.id)
         return context
     cookie = request.cookies.get(auth.SESSION_COOKIE)
     if cookie:
         return auth.resolve_session(session=session, cookie=cookie)
     return None
+
+
+def _touch_token_apart(request: Request, token_id: int | None) -> None:
+    """Record a token's use in a short write transaction of its own (see ``auth.resolve_token``)."""
+    if token_id is None:
+        return
+    apart: Session = request.app.state.session_factory(write=True)
+    try:
+        auth.touch_token(session=apart, token_id=token_id)
+        apart.commit()
+    except OperationalError:  # "last used" is informational: never fail a read for it
+        apart.rollback()
+        logging.getLogger(__name__).warning("could not record the use of token %s", token_id)
+    finally:
+        apart.close()
 
 
 Auth = Annotated[AuthContext | None, Depends(get_auth)]

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import func
+from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
 
 from app.audit import service as audit
+from app.core.db import table
 from app.core.errors import NotFound, TooManyRequests
 from app.core.security import hash_password, new_token, sha256_hex, verify_password
 from app.core.settings import Settings
@@ -208,8 +209,12 @@ def create_token(
     return raw, token
 
 
-def resolve_token(*, session: Session, raw: str) -> AuthContext | None:
-    """The user behind a bearer token, or None (unknown, expired, revoked, inactive user)."""
+def resolve_token(*, session: Session, raw: str, touch: bool = True) -> AuthContext | None:
+    """The user behind a bearer token, or None (unknown, expired, revoked, inactive user).
+
+    ``touch`` records the use in ``session``; a read-only request passes False and records it with
+    ``touch_token`` in a transaction of its own (on SQLite a read transaction that starts writing
+    fails at once with "database is locked" when another writer committed meanwhile)."""
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
         return None
     token = session.exec(select(ApiToken).where(ApiToken.token_hash == sha256_hex(raw))).first()
@@ -221,10 +226,30 @@ def resolve_token(*, session: Session, raw: str) -> AuthContext | None:
     user = session.get(User, token.user_id)
     if user is None or not user.is_active:
         return None
-    if token.last_used_at is None or now - token.last_used_at > TOKEN_LAST_USED_RESOLUTION:
+    if touch and token_due_for_touch(token, now):
         token.last_used_at = now
         session.add(token)
     return AuthContext(user=user, via="token", api_token=token)
+
+
+def token_due_for_touch(token: ApiToken, now: datetime | None = None) -> bool:
+    """Whether the token's last use is older than the resolution we record it at."""
+    now = now or _now()
+    return token.last_used_at is None or now - token.last_used_at > TOKEN_LAST_USED_RESOLUTION
+
+
+def touch_token(*, session: Session, token_id: int) -> None:
+    """Record that a token was used now (at most once per ``TOKEN_LAST_USED_RESOLUTION``)."""
+    now = _now()
+    tokens = table(ApiToken)
+    session.execute(
+        update(tokens)
+        .where(
+            tokens.c.id == token_id,
+            or_(tokens.c.last_used_at.is_(None), tokens.c.last_used_at < now - TOKEN_LAST_USED_RESOLUTION),
+        )
+        .values(last_used_at=now)
+    )
 
 
 def list_tokens(*, session: Session, user: User, offset: int, limit: int) -> tuple[list[ApiToken], int]:
