@@ -91,16 +91,19 @@ def test_the_api_benchmark_app_serves_the_measured_endpoints(generated_url: str)
     token = api.reporter_token(generated_url, 1)
     assert api.reporter_token(generated_url, 1) != token  # re-runnable on the same database
     rescore.full_rescore(generated_url)
-    client = TestClient(api.build_app(generated_url))
-    assert client.get(api.CONSTANT_PATH).content == api.CONSTANT_BODY
-    board = client.get(f"/api/v1/events/{FLAGSHIP_SLUG}/leaderboard")
-    assert board.status_code == 200
-    assert board.json()["count"] == TINY.reporters
-    standing = client.get(
-        f"/api/v1/me/standing/{FLAGSHIP_SLUG}", headers={"Authorization": f"Bearer {token}"}
-    )
-    assert standing.status_code == 200, standing.text
-    assert api.CONSTANT_PATH not in client.get("/openapi.json").text
+    app = api.build_app(generated_url)
+    try:
+        with TestClient(app) as client:
+            assert client.get(api.CONSTANT_PATH).content == api.CONSTANT_BODY
+            board = client.get(f"/api/v1/events/{FLAGSHIP_SLUG}/leaderboard")
+            assert board.status_code == 200
+            assert board.json()["count"] == TINY.reporters
+            auth = {"Authorization": f"Bearer {token}"}
+            standing = client.get(f"/api/v1/me/standing/{FLAGSHIP_SLUG}", headers=auth)
+            assert standing.status_code == 200, standing.text
+            assert api.CONSTANT_PATH not in client.get("/openapi.json").text
+    finally:
+        app.state.engine.dispose()
 
 
 @pytest.mark.parametrize(("text", "ms"), [("512.00us", 0.512), ("3.21ms", 3.21), ("1.50s", 1500.0)])
