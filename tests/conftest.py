@@ -12,6 +12,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
@@ -23,6 +24,15 @@ from app.core.db import make_engine, set_engine
 from app.core.settings import get_settings
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 POSTGRES_URL = os.environ.get("BIE_TEST_POSTGRES_URL")
 
 
@@ -141,3 +151,27 @@ def app_env(fresh_db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
     get_engine().dispose()
     set_engine(None)
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the whole session (Debian's package; browsers are never downloaded).
+
+    Defined once, here: a second session-scoped copy would start a second Playwright while the first
+    is alive, which Playwright's sync API refuses.
+    """
+    if not CHROMIUM.exists():
+        message = f"browser tests need Chromium at {CHROMIUM} (apt-get install chromium)"
+        if IN_CI:
+            pytest.fail(message + " — required in CI")
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()

@@ -25,7 +25,6 @@ from app.reporters.models import Reporter
 from tests.security.conftest import SecurityWorld
 from tests.security.security_html import executable_markup
 from tests.web.conftest import (  # noqa: F401  (browser fixtures re-exported for the drill below)
-    browser,
     browser_problems,
     live_server,
     page,

@@ -18,7 +18,6 @@ Browser tests (Playwright driving Debian's /usr/bin/chromium; mark them ``@pytes
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 import threading
@@ -50,16 +49,6 @@ with warnings.catch_warnings():
     )
     from starlette.testclient import TestClient
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-IN_CI = os.environ.get("CI", "").lower() == "true"
 RESULTS_DIR = Path(__file__).resolve().parents[2] / "test-results"
 PASSWORD = "correct horse battery staple"
 
@@ -189,26 +178,6 @@ def live_server(fresh_db_url: str) -> Iterator[LiveServer]:
         thread.join(timeout=10)
         sock.close()
         engine.dispose()
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """One headless Chromium for the session (Debian's package; browsers are never downloaded)."""
-    if not CHROMIUM.exists():
-        message = f"browser tests need Chromium at {CHROMIUM} (apt-get install chromium)"
-        if IN_CI:
-            pytest.fail(message + " — required in CI")
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 FAILED_LOAD = "Failed to load resource"
