@@ -199,6 +199,30 @@ def render(rows: list[Row], info: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def rows_from(raw: dict[str, Any], scale_posts: int, scale_reporters: int) -> list[Row]:
+    """The report's rows from the raw figures of a run (as saved in bench/last-run.json)."""
+    rows: list[Row] = []
+    for key, figures in raw.items():
+        benchmark, _, kind = key.partition("/")
+        if benchmark == "ingest":
+            rows += ingest_rows(kind, figures)
+        elif benchmark == "scoring":
+            rows += scoring_rows(kind, figures)
+        elif benchmark == "api":
+            posts = figures.get("posts", scale_posts)
+            rows += api_rows(kind, figures, posts, figures.get("reporters", scale_reporters))
+        elif benchmark == "collection":
+            rows += collection_rows(figures)
+    return rows
+
+
+def rerender(saved: Path, output: Path) -> None:
+    """Write the report again from saved figures (after editing bench/findings.md)."""
+    data = json.loads(saved.read_text())
+    scale = SCALES[str(data["info"]["scale"]).split()[0]]
+    output.write_text(render(rows_from(data["figures"], scale.posts, scale.reporters), data["info"]))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     parser.add_argument("--scale", choices=sorted(SCALES), default="full")
@@ -208,7 +232,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(BENCHMARKS))
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "PERFORMANCE.md")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "last-run.json")
+    parser.add_argument(
+        "--render-only", action="store_true", help="rewrite the report from --json without running anything"
+    )
     args = parser.parse_args(argv)
+    if args.render_only:
+        rerender(args.json, args.output)
+        return 0
 
     only = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = set(only) - set(BENCHMARKS)
@@ -258,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
                         seconds=load_seconds,
                         repeats=repeats,
                     )
+                    figures.update(posts=generated.posts, reporters=generated.reporters)
                     raw[f"api/{kind}"] = figures
                     rows += api_rows(kind, figures, generated.posts, generated.reporters)
     if "collection" in only:

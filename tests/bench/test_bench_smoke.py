@@ -3,6 +3,7 @@ targets live in bench/); what is asserted is that each benchmark measures what i
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections import Counter
 
@@ -148,3 +149,12 @@ def test_a_bench_database_is_dropped_afterwards(tmp_path) -> None:
         path = database.url.removeprefix("sqlite:///")
     assert not list(tmp_path.rglob("*.db"))
     assert path
+
+
+def test_the_report_can_be_written_again_from_saved_figures(tmp_path) -> None:
+    figures = {"ingest_posts_per_s": 60.0, "bare_posts_per_s": 100.0, "posts": 10, "pages": 1}
+    info = {"scale": "tiny (3000 posts, 60 reporters, 3 events)"}
+    saved = tmp_path / "run.json"
+    saved.write_text(json.dumps({"info": info, "figures": {"ingest/sqlite": figures}}))
+    run.rerender(saved, tmp_path / "PERFORMANCE.md")
+    assert (tmp_path / "PERFORMANCE.md").read_text() == run.render(run.ingest_rows("sqlite", figures), info)
