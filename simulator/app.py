@@ -47,8 +47,9 @@ class Simulator:
     def add(self, prefix: str, sim: PlatformSim, faults: Faults | None = None) -> None:
         prefix = "/" + prefix.strip("/")
         self.platforms[prefix] = sim
-        self.servers[prefix] = FaultMiddleware(sim.asgi(), name=prefix, style=sim.style,
-                                               faults=faults or Faults())
+        self.servers[prefix] = FaultMiddleware(
+            sim.asgi(), name=prefix, style=sim.style, faults=faults or Faults()
+        )
 
     def faults(self, prefix: str) -> Faults:
         return self.servers["/" + prefix.strip("/")].faults

@@ -112,15 +112,24 @@ def rate_limit_headers(
     """The headers each platform uses to announce its limit."""
     if style == "mastodon":
         iso = reset_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        pairs = [("X-RateLimit-Limit", str(limit)), ("X-RateLimit-Remaining", str(remaining)),
-                 ("X-RateLimit-Reset", iso)]
+        pairs = [
+            ("X-RateLimit-Limit", str(limit)),
+            ("X-RateLimit-Remaining", str(remaining)),
+            ("X-RateLimit-Reset", iso),
+        ]
     elif style == "bluesky":
-        pairs = [("RateLimit-Limit", str(limit)), ("RateLimit-Remaining", str(remaining)),
-                 ("RateLimit-Reset", str(int(reset_at.timestamp()) + 1)),
-                 ("RateLimit-Policy", f"{limit};w=300")]
+        pairs = [
+            ("RateLimit-Limit", str(limit)),
+            ("RateLimit-Remaining", str(remaining)),
+            ("RateLimit-Reset", str(int(reset_at.timestamp()) + 1)),
+            ("RateLimit-Policy", f"{limit};w=300"),
+        ]
     elif style == "x":
-        pairs = [("x-rate-limit-limit", str(limit)), ("x-rate-limit-remaining", str(remaining)),
-                 ("x-rate-limit-reset", str(int(reset_at.timestamp()) + 1))]
+        pairs = [
+            ("x-rate-limit-limit", str(limit)),
+            ("x-rate-limit-remaining", str(remaining)),
+            ("x-rate-limit-reset", str(int(reset_at.timestamp()) + 1)),
+        ]
     else:
         pairs = []
     return [(k.lower().encode(), v.encode()) for k, v in pairs]
@@ -169,8 +178,7 @@ class FaultMiddleware:
         if faults.burst_429 and roll() < faults.burst_429:
             self.stats.served_429 += 1
             soon = datetime.now(UTC) + timedelta(seconds=1)
-            await self._error(send, 429, "Too many requests",
-                              rate_limit_headers(self.style, limit, 0, soon))
+            await self._error(send, 429, "Too many requests", rate_limit_headers(self.style, limit, 0, soon))
             return
         if faults.error_5xx and roll() < faults.error_5xx:
             self.stats.errors_5xx += 1
@@ -207,18 +215,20 @@ class FaultMiddleware:
 
         await self.app(scope, receive, send_wrapper)
 
-    async def _error(
-        self, send: Send, status: int, text: str, headers: list[tuple[bytes, bytes]]
-    ) -> None:
+    async def _error(self, send: Send, status: int, text: str, headers: list[tuple[bytes, bytes]]) -> None:
         if self.faults.html_errors:
             body = f"<html><body><h1>{status} {text}</h1></body></html>".encode()
             ctype = b"text/html; charset=utf-8"
         else:
             body = json.dumps({"error": text}).encode()
             ctype = b"application/json"
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", ctype),
-                                (b"content-length", str(len(body)).encode()), *headers]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", ctype), (b"content-length", str(len(body)).encode()), *headers],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 
@@ -242,11 +252,13 @@ class ServerHandle:
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
         self.host, self.port = self._sock.getsockname()[:2]
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False,
-                                timeout_keep_alive=5)
+        config = uvicorn.Config(
+            app, log_level="warning", lifespan="off", access_log=False, timeout_keep_alive=5
+        )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
-                                        daemon=True, name=f"sim-{self.port}")
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True, name=f"sim-{self.port}"
+        )
 
     @property
     def url(self) -> str:

@@ -13,13 +13,70 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-FIRST = ["Amina", "Jonas", "Wanjiru", "Mateo", "Priya", "Liang", "Sofía", "Kwame", "Aroha", "Ingrid",
-         "Tariq", "Noor", "Elena", "Kofi", "Yuki", "Tomás", "Leila", "Ravi", "Zanele", "Marta",
-         "Hamid", "Chloé", "Sione", "Ayasha", "Björn", "Fatou", "Diego", "Mei", "Oluwaseun", "Anaïs"]
-LAST = ["Okafor", "Lindqvist", "Mwangi", "Rojas", "Sharma", "Wei", "García", "Mensah", "Ngata",
-        "Hansen", "Haddad", "Rahman", "Popescu", "Asante", "Tanaka", "Silva", "Karimi", "Iyer",
-        "Dlamini", "Nowak", "Farouk", "Dubois", "Taufa", "Begay", "Eriksson", "Diop", "Mendoza",
-        "Chen", "Adeyemi", "Moreau"]
+FIRST = [
+    "Amina",
+    "Jonas",
+    "Wanjiru",
+    "Mateo",
+    "Priya",
+    "Liang",
+    "Sofía",
+    "Kwame",
+    "Aroha",
+    "Ingrid",
+    "Tariq",
+    "Noor",
+    "Elena",
+    "Kofi",
+    "Yuki",
+    "Tomás",
+    "Leila",
+    "Ravi",
+    "Zanele",
+    "Marta",
+    "Hamid",
+    "Chloé",
+    "Sione",
+    "Ayasha",
+    "Björn",
+    "Fatou",
+    "Diego",
+    "Mei",
+    "Oluwaseun",
+    "Anaïs",
+]
+LAST = [
+    "Okafor",
+    "Lindqvist",
+    "Mwangi",
+    "Rojas",
+    "Sharma",
+    "Wei",
+    "García",
+    "Mensah",
+    "Ngata",
+    "Hansen",
+    "Haddad",
+    "Rahman",
+    "Popescu",
+    "Asante",
+    "Tanaka",
+    "Silva",
+    "Karimi",
+    "Iyer",
+    "Dlamini",
+    "Nowak",
+    "Farouk",
+    "Dubois",
+    "Taufa",
+    "Begay",
+    "Eriksson",
+    "Diop",
+    "Mendoza",
+    "Chen",
+    "Adeyemi",
+    "Moreau",
+]
 
 TOPICS = [
     "Just heard a powerful panel on community-led mangrove restoration in the Sundarbans",
@@ -39,8 +96,16 @@ TOPICS = [
     "Finance for nature: what the new biodiversity framework means for small NGOs",
     "Inspiring talk on restoring grasslands with traditional grazing practices",
 ]
-CLOSERS = ["Thread below.", "More soon!", "What do you think?", "Photos from the floor:",
-           "Full notes on my blog.", "So much hope in this room.", "Let's keep going.", ""]
+CLOSERS = [
+    "Thread below.",
+    "More soon!",
+    "What do you think?",
+    "Photos from the floor:",
+    "Full notes on my blog.",
+    "So much hope in this room.",
+    "Let's keep going.",
+    "",
+]
 PROGRAMME_TAGS = ["iucncec", "NatureForAll", "IUCNcec", "natureforall", "IUCNCEC", "NATUREFORALL"]
 EVENT_TAGS = ["WCC2025", "CBDCOP17", "YouthNatureSummit", "AfricaForum"]
 
@@ -58,8 +123,9 @@ class Person:
     x_user_id: str
 
 
-def people(seed: int = 0, count: int = 60, mastodon_servers: tuple[str, ...] = ("social1",
-           "social2", "social3")) -> list[Person]:
+def people(
+    seed: int = 0, count: int = 60, mastodon_servers: tuple[str, ...] = ("social1", "social2", "social3")
+) -> list[Person]:
     """The reporters of the world, stable for a seed."""
     rng = random.Random(f"people-{seed}")
     result = []
@@ -67,16 +133,30 @@ def people(seed: int = 0, count: int = 60, mastodon_servers: tuple[str, ...] = (
         first, last = rng.choice(FIRST), rng.choice(LAST)
         slug = f"{first}{last}{i}".lower().encode("ascii", "ignore").decode()
         did_hash = hashlib.sha256(f"{seed}-{i}".encode()).hexdigest()[:24]
-        result.append(Person(
-            index=i, name=f"{first} {last}", mastodon_user=slug,
-            mastodon_server=mastodon_servers[i % len(mastodon_servers)],
-            bluesky_handle=f"{slug}.bsky.test", bluesky_did=f"did:plc:{did_hash}",
-            blog_slug=slug, x_username=slug[:15], x_user_id=str(10_000_000 + i)))
+        result.append(
+            Person(
+                index=i,
+                name=f"{first} {last}",
+                mastodon_user=slug,
+                mastodon_server=mastodon_servers[i % len(mastodon_servers)],
+                bluesky_handle=f"{slug}.bsky.test",
+                bluesky_did=f"did:plc:{did_hash}",
+                blog_slug=slug,
+                x_username=slug[:15],
+                x_user_id=str(10_000_000 + i),
+            )
+        )
     return result
 
 
-def post_text(rng: random.Random, *, event_tag: str | None = None, tagged: bool = True,
-              short: bool = False, with_link: bool = False) -> tuple[str, list[str]]:
+def post_text(
+    rng: random.Random,
+    *,
+    event_tag: str | None = None,
+    tagged: bool = True,
+    short: bool = False,
+    with_link: bool = False,
+) -> tuple[str, list[str]]:
     """A realistic post text and the hashtags it carries (as written, mixed case)."""
     if short:
         body = rng.choice(["Wow!", "Day 2 here", "Great panel", "So inspiring", "Loving this"])

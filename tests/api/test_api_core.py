@@ -141,7 +141,7 @@ class TestBodyLimit:
         assert "content-length" not in response.request.headers
         assert_problem(response, 413)
 
-    def test_streamed_oversize_body_is_413(self, api_client, api_settings, assert_problem):
+    def test_streamed_oversize_login_body_is_413(self, api_client, api_settings, assert_problem):
         def chunks():
             yield b'{"email": "a@b.org", "password": "'
             for _ in range(api_settings.max_request_bytes // 1000 + 2):

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from tests.reporters.reporters_helpers import Mastodon, api_harness
 
 from simulator.app import Simulator
 from simulator.mastodon import MastodonSim
+from tests.reporters.reporters_helpers import Mastodon, api_harness
 
 fast_password_hashing = api_harness.fast_password_hashing
 api_settings = api_harness.api_settings

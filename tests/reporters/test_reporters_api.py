@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from tests.reporters.reporters_helpers import PASSWORD, Mastodon
 from sqlmodel import Session, select
 
 from app.audit.models import AuditEntry
@@ -21,6 +20,7 @@ from app.scoring.leaderboard import event_leaderboard
 from app.scoring.service import rescore_event, rescore_pending
 from app.users.models import Role, User
 from collectors.base import CollectedPost, Platform
+from tests.reporters.reporters_helpers import PASSWORD, Mastodon
 
 LONG = "Mangrove restoration panel: communities lead, scientists listen, funding follows the evidence."
 

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.reporters.reporters_helpers import Mastodon
 from sqlmodel import Session, select
 
 from app.audit.models import AuditEntry
@@ -21,6 +20,7 @@ from app.reporters import identity
 from app.reporters.models import Account, VerificationState
 from app.reporters.service import add_reporter, parse_account
 from collectors.base import CollectedPost, Platform, Visibility
+from tests.reporters.reporters_helpers import Mastodon
 
 
 def test_the_collector_finds_the_code_and_verifies_the_account(fresh_db_url, mastodon_server: Mastodon):

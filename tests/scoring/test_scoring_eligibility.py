@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from tests.scoring.scoring_factories import ALICE_BLOG, EVENT, NOON_DAY_ONE, RULES, make_post, make_reporter
 
 from scoring import (
     Criterion,
@@ -21,6 +20,7 @@ from scoring import (
     score_reporter,
     subsidy_amount,
 )
+from tests.scoring.scoring_factories import ALICE_BLOG, EVENT, NOON_DAY_ONE, RULES, make_post, make_reporter
 
 DAY = timedelta(days=1)
 

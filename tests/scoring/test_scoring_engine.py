@@ -7,6 +7,19 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+
+from scoring import (
+    REASON_TEXT,
+    EventSpec,
+    PostFacts,
+    PostVerdict,
+    Reason,
+    ReporterFacts,
+    ReporterResult,
+    analyse_text,
+    score_event,
+    score_reporter,
+)
 from tests.scoring.scoring_factories import (
     ALICE,
     ALICE_BLOG,
@@ -20,19 +33,6 @@ from tests.scoring.scoring_factories import (
     make_post,
     make_reporter,
     sentence,
-)
-
-from scoring import (
-    REASON_TEXT,
-    EventSpec,
-    PostFacts,
-    PostVerdict,
-    Reason,
-    ReporterFacts,
-    ReporterResult,
-    analyse_text,
-    score_event,
-    score_reporter,
 )
 
 DAY = timedelta(days=1)

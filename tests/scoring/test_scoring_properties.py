@@ -8,7 +8,6 @@ from random import Random
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.scoring.scoring_factories import EVENT, RULES, sentence
 
 from scoring import (
     EventResult,
@@ -22,6 +21,7 @@ from scoring import (
     score_reporter,
 )
 from scoring.text import jaccard_at_least, shingles
+from tests.scoring.scoring_factories import EVENT, RULES, sentence
 
 PROPERTY_SETTINGS = settings(max_examples=120, deadline=None)
 

@@ -10,6 +10,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import Session, select
+
+from app.events import service as events_service
+from app.ingest import repository as repo
+from app.ingest.models import Post
+from app.reporters import service as reporters_service
+from app.scoring import service as scoring
+from app.users.models import Role, User
+from collectors.base import PostKind
 from tests.standing.standing_seed import (  # noqa: F401  (fixtures re-exported for pytest)
     LONG,
     NOW,
@@ -27,14 +35,6 @@ from tests.standing.standing_seed import (  # noqa: F401  (fixtures re-exported 
     make_user,
     reporter_of,
 )
-
-from app.events import service as events_service
-from app.ingest import repository as repo
-from app.ingest.models import Post
-from app.reporters import service as reporters_service
-from app.scoring import service as scoring
-from app.users.models import Role, User
-from collectors.base import PostKind
 
 
 @pytest.fixture

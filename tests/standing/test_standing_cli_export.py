@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlmodel import Session, select
-from tests.standing.standing_seed import LONG, NOW, collected
 
 from app.audit.models import AuditEntry
 from app.cli.main import main
@@ -18,6 +17,7 @@ from app.events import service as events_service
 from app.ingest import repository as repo
 from app.reporters import service as reporters_service
 from app.scoring import service as scoring
+from tests.standing.standing_seed import LONG, NOW, collected
 
 
 def _bie(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

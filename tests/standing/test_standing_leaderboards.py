@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlmodel import Session
+
 from tests.standing.standing_seed import Seeded, check_problem
 
 ITEM_KEYS = {

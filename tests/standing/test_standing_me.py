@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel import Session, select
-from tests.standing.standing_seed import Seeded, check_problem
 
 from app.events.models import Registration
 from app.scoring import standing
 from scoring.verdicts import REASON_TEXT, Reason
+from tests.standing.standing_seed import Seeded, check_problem
 
 
 def test_my_standing_lists_every_event(login_as: Any, seeded: Seeded) -> None:

@@ -6,13 +6,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel import Session, select
-from tests.standing.standing_seed import Seeded, check_problem
 
 from app.audit.models import AuditEntry
 from app.ingest import moderation
 from app.ingest.models import Post
 from app.scoring.models import ScoreDirty
 from scoring.verdicts import REASON_TEXT, Reason
+from tests.standing.standing_seed import Seeded, check_problem
 
 QUEUE = "/api/v1/moderation/queue"
 

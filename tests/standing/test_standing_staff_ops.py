@@ -11,11 +11,11 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlmodel import Session, select
-from tests.standing.standing_seed import Seeded, check_problem
 
 from app.audit.models import AuditEntry
 from app.ingest.export import FORMULA_PREFIXES, ExportFormat, csv_safe, stream_rows, write_rows
 from app.ingest.models import CollectorRun, Source
+from tests.standing.standing_seed import Seeded, check_problem
 
 SOURCES = "/api/v1/sources"
 MASTODON = {"platform": "mastodon", "url": "https://mastodon.example", "tags": ["#iucncec", "NatureForAll"]}
