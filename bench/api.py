@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -147,7 +148,8 @@ async def _httpx_load(url: str, seconds: float, headers: dict[str, str]) -> dict
 def load(url: str, *, seconds: float, headers: dict[str, str] | None = None) -> dict[str, float]:
     if shutil.which("wrk"):
         return wrk(url, seconds=seconds, headers=headers or {})
-    return asyncio.run(_httpx_load(url, seconds, headers or {}))
+    with ThreadPoolExecutor(1) as pool:  # own thread: no event loop may already be running there
+        return pool.submit(asyncio.run, _httpx_load(url, seconds, headers or {})).result()
 
 
 def _drain(base: str, *, within_s: float = 60.0) -> None:

@@ -153,12 +153,13 @@ def app_env(fresh_db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
     get_settings.cache_clear()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Chromium for the whole session (Debian's package; browsers are never downloaded).
+    """A headless Chromium per test module (Debian's package; browsers are never downloaded).
 
-    Defined once, here: a second session-scoped copy would start a second Playwright while the first
-    is alive, which Playwright's sync API refuses.
+    Defined once, here, and module-scoped: Playwright's sync API keeps an event loop running in the main
+    thread while it is alive, so a session-wide instance would break later tests that call
+    ``asyncio.run`` and a second copy would be refused.
     """
     if not CHROMIUM.exists():
         message = f"browser tests need Chromium at {CHROMIUM} (apt-get install chromium)"

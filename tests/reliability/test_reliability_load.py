@@ -15,6 +15,7 @@ import statistics
 import subprocess
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -177,7 +178,9 @@ def test_the_api_under_load_while_collection_and_scoring_run_on_sqlite(tmp_path:
             ("/api/v1/events/youth-summit-demo/leaderboard?limit=100", False),
             ("/api/v1/events/congress-demo", False),
         ]
-        figures = asyncio.run(load(base, token, paths))
+        # own thread: asyncio.run refuses to start where an event loop is already running
+        with ThreadPoolExecutor(1) as pool:
+            figures = pool.submit(asyncio.run, load(base, token, paths)).result()
         stop.set()
         checker.join(timeout=30)
         with Session(engine) as session:
