@@ -30,6 +30,10 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
 
+    def advance(self, seconds: float) -> None:
+        """Move the collector's time on (the test's own doing, not a collector's wait)."""
+        self.slept.append(seconds)
+
 
 @dataclass
 class BlueskyWorld:

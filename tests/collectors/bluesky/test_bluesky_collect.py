@@ -79,7 +79,7 @@ class TestCollect:
             world.sim.add_post(author=5, tags=("WCC2025",)),
         }
         world.sim.tick(120)  # engagement grows, a couple more posts appear
-        world.clock.sleep(121)  # the collector's time moves on with the simulator's
+        world.clock.advance(121)  # the collector's fake time moves on with the simulator's
         _, second = run(collector, world.config(), pages[-1].cursor)
         assert not set(first) & set(second)
         assert set(first) | set(second) == world.sim.truth()
