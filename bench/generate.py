@@ -553,6 +553,7 @@ def new_posts(engine: Engine, *, reporters: int, count: int, seed: int) -> list[
 
 
 def main(argv: list[str] | None = None) -> int:
+    import app.models  # noqa: F401  (registers every table)
     from app.core.db import make_engine
     from bench.common import emit
 
