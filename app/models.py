@@ -19,7 +19,7 @@ from app.judging.models import (
     ShortlistEntry,
 )
 from app.reporters.models import Account, Reporter
-from app.scoring.models import LeaderboardEntry, PostVerdict, RuleSet, ScoreDirty, ScoreHistory
+from app.scoring.models import LeaderboardEntry, PostVerdict, RuleSet, ScoreDigest, ScoreDirty, ScoreHistory
 from app.subsidies.models import Subsidy, SubsidyTransition
 from app.users.models import ApiToken, LoginAttempt, User, WebSession
 
@@ -44,6 +44,7 @@ __all__ = [
     "Reporter",
     "RubricCriterion",
     "RuleSet",
+    "ScoreDigest",
     "ScoreDirty",
     "ScoreHistory",
     "ShortlistEntry",

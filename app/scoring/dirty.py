@@ -1,20 +1,58 @@
-"""Queue reporters for incremental re-scoring, in the same transaction as whatever changed them."""
+"""Queue reporters for incremental re-scoring, in the same transaction as whatever changed them.
+
+A changed post queues its reporter only for the events whose candidate window (the coverage window
+± ``NEAR_MISS``) holds the post's instant; a change to a reporter (registration, verification,
+moderation) queues them for every event they take part in (``EVERY_EVENT``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from app.core.db import table
-from app.scoring.models import ScoreDirty
+from app.events.models import Event
+from app.scoring.models import EVERY_EVENT, ScoreDirty
+
+# Posts this far outside the coverage window still get a verdict (``outside_window``) so that a
+# reporter sees why a near miss did not count.
+NEAR_MISS = timedelta(days=3)
+
+EVENTS = table(Event)
 
 
-def mark_dirty(session: Session, reporter_ids: Iterable[int | None]) -> None:
-    """Mark reporters whose posts, accounts or registrations changed (idempotent)."""
-    rows = [{"reporter_id": rid} for rid in sorted({r for r in reporter_ids if r is not None})]
+def _queue(session: Session, pairs: Iterable[tuple[int, int]]) -> None:
+    rows = [{"reporter_id": rid, "event_id": eid} for rid, eid in sorted(set(pairs))]
     if not rows:
         return
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    session.execute(insert(table(ScoreDirty)).on_conflict_do_nothing(index_elements=["reporter_id"]), rows)
+    session.execute(
+        insert(table(ScoreDirty)).on_conflict_do_nothing(index_elements=["reporter_id", "event_id"]), rows
+    )
+
+
+def mark_dirty(session: Session, reporter_ids: Iterable[int | None]) -> None:
+    """Mark reporters whose accounts, registrations or standing changed, for every event (idempotent)."""
+    _queue(session, ((rid, EVERY_EVENT) for rid in reporter_ids if rid is not None))
+
+
+def mark_posts_dirty(session: Session, posts: Iterable[tuple[int | None, datetime]]) -> None:
+    """Mark (reporter, post instant) pairs: each reporter for the events whose candidate window holds
+    one of their changed posts (idempotent)."""
+    changed = [(rid, at) for rid, at in posts if rid is not None]
+    if not changed:
+        return
+    windows = session.execute(select(EVENTS.c.id, EVENTS.c.window_start_at, EVENTS.c.window_end_at)).all()
+    _queue(
+        session,
+        (
+            (rid, int(event_id))
+            for rid, at in changed
+            for event_id, start, end in windows
+            if start - NEAR_MISS <= at < end + NEAR_MISS
+        ),
+    )

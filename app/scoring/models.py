@@ -81,12 +81,32 @@ class ScoreHistory(SQLModel, table=True):
     rank: int
 
 
+# ``ScoreDirty.event_id`` of a reporter whose change may touch every event they take part in.
+EVERY_EVENT = 0
+
+
 class ScoreDirty(SQLModel, table=True):
-    """A reporter whose posts changed since their last scoring (written with the ingest page)."""
+    """A reporter whose posts changed since their last scoring (written with the ingest page), for one
+    event, or for every event they take part in when ``event_id`` is ``EVERY_EVENT`` (registrations,
+    verifications, moderation). No foreign key on ``event_id``: 0 names no event, and a queued row of a
+    deleted event is simply skipped."""
 
     __tablename__ = "score_dirty"
-    __table_args__ = (UniqueConstraint("reporter_id", name="uq_score_dirty_reporter"),)
+    __table_args__ = (UniqueConstraint("reporter_id", "event_id", name="uq_score_dirty_reporter_event"),)
 
     id: int | None = Field(default=None, primary_key=True)
     reporter_id: int = Field(foreign_key="reporters.id", ondelete="CASCADE")
+    event_id: int = Field(default=EVERY_EVENT, sa_column_kwargs={"server_default": "0"})
     marked_at: datetime = utc_field(now=True)
+
+
+class ScoreDigest(SQLModel, table=True):
+    """A digest of what was last written for one reporter in one event (verdicts and entry), so that a
+    re-score whose result did not change writes nothing."""
+
+    __tablename__ = "score_digests"
+
+    event_id: int = Field(foreign_key="events.id", ondelete="CASCADE", primary_key=True)
+    rules_version: str = Field(max_length=32, primary_key=True)
+    reporter_id: int = Field(foreign_key="reporters.id", ondelete="CASCADE", primary_key=True)
+    digest: str = Field(max_length=64)

@@ -13,17 +13,26 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select, text, update
+from sqlalchemy import Engine, bindparam, delete, insert, select, text, update
 from sqlmodel import Session
 
 from app.core.db import table, writing
 from app.events.models import Event, Registration
 from app.ingest.models import Post, PostEngagement
 from app.reporters.models import Account, Reporter, VerificationState
-from app.scoring.models import LeaderboardEntry, PostVerdict, RuleSet, ScoreDirty, ScoreHistory
+from app.scoring.dirty import NEAR_MISS
+from app.scoring.models import (
+    EVERY_EVENT,
+    LeaderboardEntry,
+    PostVerdict,
+    RuleSet,
+    ScoreDigest,
+    ScoreDirty,
+    ScoreHistory,
+)
 from scoring.engine import ReporterResult, ScoreBreakdown, rank_leaderboard, score_reporter
 from scoring.model import EventSpec, PostFacts, ReporterFacts
 from scoring.rules import RuleSet as Rules
@@ -38,10 +47,8 @@ DIRTY = table(ScoreDirty)
 ENGAGEMENTS = table(PostEngagement)
 REPORTERS = table(Reporter)
 HISTORY = table(ScoreHistory)
-
-# Posts this far outside the coverage window still get a verdict (``outside_window``) so that a
-# reporter sees why a near miss did not count.
-NEAR_MISS = timedelta(days=3)
+EVENTS = table(Event)
+DIGESTS = table(ScoreDigest)
 
 
 # --- rule sets ------------------------------------------------------------------------------------
@@ -247,16 +254,51 @@ def _breakdown_from_json(data: dict[str, Any]) -> ScoreBreakdown:
     return ScoreBreakdown(**values)
 
 
-def _write_reporter(session: Session, event: Event, result: ReporterResult, now: datetime) -> None:
-    """Replace this reporter's verdicts for the event and upsert their (unranked) entry."""
-    version = event.rules_version
-    session.execute(
-        delete(VERDICTS).where(
-            VERDICTS.c.event_id == event.id,
-            VERDICTS.c.rules_version == version,
-            VERDICTS.c.reporter_id == result.reporter_id,
+def _digest(result: ReporterResult) -> str:
+    """What ``_write_results`` stores for this result, as a short hash (stable across processes)."""
+    verdicts = [
+        (
+            v.post_id,
+            v.counted,
+            v.points,
+            v.base_points,
+            v.engagement_points,
+            [r.value for r in v.reasons],
+            v.day.isoformat(),
         )
-    )
+        for v in result.verdicts
+    ]
+    entry = _breakdown_json(result.breakdown) if result.registered else None
+    return hashlib.blake2b(repr((verdicts, entry)).encode(), digest_size=16).hexdigest()
+
+
+def _write_results(session: Session, event: Event, results: Sequence[ReporterResult], now: datetime) -> None:
+    """Store these reporters' verdicts and (unranked) entries for the event, skipping every reporter
+    whose result is what was last stored (its digest is unchanged): a re-score that changes nothing
+    writes nothing, and ``computed_at`` is when a row last changed."""
+    version = event.rules_version
+    key = (DIGESTS.c.event_id == event.id, DIGESTS.c.rules_version == version)
+    stored: dict[int, str] = {}
+    ids = [r.reporter_id for r in results]
+    for chunk in _chunks(ids):
+        for rid, digest in session.execute(
+            select(DIGESTS.c.reporter_id, DIGESTS.c.digest).where(*key, DIGESTS.c.reporter_id.in_(chunk))
+        ):
+            stored[rid] = digest
+    digests = {r.reporter_id: _digest(r) for r in results}
+    changed = [r for r in results if stored.get(r.reporter_id) != digests[r.reporter_id]]
+    if not changed:
+        return
+    changed_ids = [r.reporter_id for r in changed]
+    for chunk in _chunks(changed_ids):
+        session.execute(
+            delete(VERDICTS).where(
+                VERDICTS.c.event_id == event.id,
+                VERDICTS.c.rules_version == version,
+                VERDICTS.c.reporter_id.in_(chunk),
+            )
+        )
+        session.execute(delete(DIGESTS).where(*key, DIGESTS.c.reporter_id.in_(chunk)))
     rows = [
         {
             "event_id": event.id,
@@ -271,51 +313,78 @@ def _write_reporter(session: Session, event: Event, result: ReporterResult, now:
             "day": v.day,
             "computed_at": now,
         }
+        for result in changed
         for v in result.verdicts
     ]
     if rows:
         session.execute(insert(VERDICTS), rows)
-    if not result.registered:
+    session.execute(
+        insert(DIGESTS),
+        [
+            {"event_id": event.id, "rules_version": version, "reporter_id": rid, "digest": digests[rid]}
+            for rid in changed_ids
+        ],
+    )
+    unregistered = [r.reporter_id for r in changed if not r.registered]
+    for chunk in _chunks(unregistered):
         session.execute(
             delete(ENTRIES).where(
                 ENTRIES.c.event_id == event.id,
                 ENTRIES.c.rules_version == version,
-                ENTRIES.c.reporter_id == result.reporter_id,
+                ENTRIES.c.reporter_id.in_(chunk),
             )
         )
+    registered = [r for r in changed if r.registered]
+    if not registered:
         return
-    b = result.breakdown
-    values = {
-        "score": b.score,
-        "posts_counted": b.posts_counted,
-        "days_covered": b.event_days_covered,
-        "platforms": list(b.platforms),
-        "first_counted_at": b.first_counted_at,
-        "breakdown": _breakdown_json(b),
-        "computed_at": now,
-    }
-    updated = session.execute(
-        update(ENTRIES)
-        .where(
-            ENTRIES.c.event_id == event.id,
-            ENTRIES.c.rules_version == version,
-            ENTRIES.c.reporter_id == result.reporter_id,
+    existing: set[int] = set()
+    for chunk in _chunks([r.reporter_id for r in registered]):
+        existing.update(
+            session.execute(
+                select(ENTRIES.c.reporter_id).where(
+                    ENTRIES.c.event_id == event.id,
+                    ENTRIES.c.rules_version == version,
+                    ENTRIES.c.reporter_id.in_(chunk),
+                )
+            ).scalars()
         )
-        .values(**values)
-    )
-    if updated.rowcount == 0:  # type: ignore[attr-defined]  # CursorResult of an UPDATE
+    values = [
+        {
+            "rid": r.reporter_id,
+            "score": r.breakdown.score,
+            "posts_counted": r.breakdown.posts_counted,
+            "days_covered": r.breakdown.event_days_covered,
+            "platforms": list(r.breakdown.platforms),
+            "first_counted_at": r.breakdown.first_counted_at,
+            "breakdown": _breakdown_json(r.breakdown),
+            "computed_at": now,
+        }
+        for r in registered
+    ]
+    updates = [v for v in values if v["rid"] in existing]
+    if updates:
         session.execute(
-            insert(ENTRIES),
-            [
-                {
-                    "event_id": event.id,
-                    "rules_version": version,
-                    "reporter_id": result.reporter_id,
-                    "rank": 0,
-                    **values,
-                }
-            ],
+            update(ENTRIES)
+            .where(
+                ENTRIES.c.event_id == event.id,
+                ENTRIES.c.rules_version == version,
+                ENTRIES.c.reporter_id == bindparam("rid"),
+            )
+            .values({name: bindparam(name) for name in updates[0] if name != "rid"}),
+            updates,
         )
+    inserts = [
+        {"event_id": event.id, "rules_version": version, "reporter_id": v.pop("rid"), "rank": 0, **v}
+        for v in values
+        if v["rid"] not in existing
+    ]
+    if inserts:
+        session.execute(insert(ENTRIES), inserts)
+
+
+def _chunks(ids: Sequence[int], size: int = 5000) -> list[list[int]]:
+    """Split a list of ids for ``IN (...)`` (SQLite allows 32,766 parameters per statement)."""
+    return [list(ids[start : start + size]) for start in range(0, len(ids), size)]
 
 
 def rerank(session: Session, event: Event, now: datetime) -> None:
@@ -374,8 +443,6 @@ def rerank(session: Session, event: Event, now: datetime) -> None:
                 }
             )
     if changes:
-        from sqlalchemy import bindparam
-
         session.execute(
             update(ENTRIES)
             .where(
@@ -413,18 +480,18 @@ def _score_reporters(
     # one set (every registered reporter's verified keys) serves every reporter: no per-reporter copies.
     engaged_by_reporters = frozenset().union(*verified_keys_by_reporter(session, all_registered).values())
     posts = post_facts(session, event, reporter_ids)
-    for rid in reporter_ids:
-        reporter = facts.get(rid)
-        if reporter is None:
-            continue
-        result = score_reporter(
+    results = [
+        score_reporter(
             rules=rules,
             event=spec,
-            reporter=reporter,
+            reporter=facts[rid],
             posts=posts.get(rid, ()),
             other_reporters_verified_keys=engaged_by_reporters,
         )
-        _write_reporter(session, event, result, now)
+        for rid in reporter_ids
+        if rid in facts
+    ]
+    _write_results(session, event, results, now)
 
 
 # Any constant: the key of PostgreSQL's transaction-level advisory lock that scorers queue on.
@@ -459,12 +526,13 @@ def rescore_event(session: Session, event: Event, now: datetime | None = None) -
     ]
     reporter_ids = sorted(set(registered) | set(with_posts))
     # drop results of reporters no longer involved (withdrawn, deleted)
-    session.execute(
-        delete(VERDICTS).where(
-            VERDICTS.c.event_id == event.id,
-            VERDICTS.c.reporter_id.not_in(reporter_ids),  # an empty list matches every row
+    for stored in (VERDICTS, DIGESTS):
+        session.execute(
+            delete(stored).where(
+                stored.c.event_id == event.id,
+                stored.c.reporter_id.not_in(reporter_ids),  # an empty list matches every row
+            )
         )
-    )
     session.execute(
         delete(ENTRIES).where(ENTRIES.c.event_id == event.id, ENTRIES.c.reporter_id.not_in(registered))
     )
@@ -473,54 +541,86 @@ def rescore_event(session: Session, event: Event, now: datetime | None = None) -
 
 
 def events_of_reporters(session: Session, reporter_ids: Sequence[int]) -> list[Event]:
-    """Events a reporter is registered for or has posts in the window of."""
-    registered = set(
-        session.execute(
-            select(REGISTRATIONS.c.event_id).where(REGISTRATIONS.c.reporter_id.in_(list(reporter_ids)))
-        ).scalars()
-    )
-    events = session.execute(select(Event)).scalars().all()
-    bounds = session.execute(
-        select(POSTS.c.reporter_id, POSTS.c.created_at).where(POSTS.c.reporter_id.in_(list(reporter_ids)))
-    ).all()
-    involved = set(registered)
-    for event in events:
-        if event.id in involved:
-            continue
-        start, end = event.window_start_at - NEAR_MISS, event.window_end_at + NEAR_MISS
-        if any(start <= b.created_at < end for b in bounds):
-            involved.add(event.id)
-    return [e for e in events if e.id in involved]
+    """Events these reporters are registered for (even if withdrawn) or have posts in the candidate
+    window of."""
+    ids = sorted(involvement(session, reporter_ids))
+    if not ids:
+        return []
+    return list(session.execute(select(Event).where(EVENTS.c.id.in_(ids)).order_by(EVENTS.c.id)).scalars())
+
+
+def involvement(session: Session, reporter_ids: Sequence[int]) -> dict[int, set[int]]:
+    """The reporters each event involves among these: registered (or once registered) for it, or with
+    posts in its candidate window. Keyed by event id."""
+    involved: dict[int, set[int]] = defaultdict(set)
+    if not reporter_ids:
+        return involved
+    for chunk in _chunks(sorted(set(reporter_ids))):
+        for event_id, rid in session.execute(
+            select(REGISTRATIONS.c.event_id, REGISTRATIONS.c.reporter_id).where(
+                REGISTRATIONS.c.reporter_id.in_(chunk)
+            )
+        ):
+            involved[event_id].add(rid)
+        windows = session.execute(select(EVENTS.c.id, EVENTS.c.window_start_at, EVENTS.c.window_end_at)).all()
+        for event_id, start, end in windows:
+            involved[event_id].update(
+                session.execute(
+                    select(POSTS.c.reporter_id)
+                    .distinct()
+                    .where(
+                        POSTS.c.reporter_id.in_(chunk),
+                        POSTS.c.created_at >= start - NEAR_MISS,
+                        POSTS.c.created_at < end + NEAR_MISS,
+                    )
+                ).scalars()
+            )
+    return involved
+
+
+def rescore_scoped(session: Session, scope: dict[int, set[int]], now: datetime | None = None) -> None:
+    """Re-score the given reporters of each event (``{event id: reporter ids}``), then re-rank it."""
+    now = now or datetime.now(UTC)
+    wanted = {event_id: rids for event_id, rids in scope.items() if rids}
+    if not wanted:
+        return
+    lock_scoring(session)
+    events = session.execute(select(Event).where(EVENTS.c.id.in_(sorted(wanted))).order_by(EVENTS.c.id))
+    for event in events.scalars().all():
+        rules = rules_for(session, event.rules_version)
+        registered = registered_reporter_ids(session, event.id)
+        _score_reporters(session, event, rules, sorted(wanted[event.id or 0]), now, registered)
+        rerank(session, event, now)
 
 
 def rescore_reporters(session: Session, reporter_ids: Sequence[int], now: datetime | None = None) -> None:
     """Incremental update: re-score these reporters in every event they touch, then re-rank those events."""
-    now = now or datetime.now(UTC)
-    if not reporter_ids:
-        return
-    lock_scoring(session)
-    for event in events_of_reporters(session, reporter_ids):
-        rules = rules_for(session, event.rules_version)
-        registered = registered_reporter_ids(session, event.id)  # type: ignore[arg-type]  # stored events have ids
-        _score_reporters(session, event, rules, list(reporter_ids), now, registered)
-        rerank(session, event, now)
+    rescore_scoped(session, involvement(session, reporter_ids), now)
 
 
 def rescore_pending(session: Session, *, batch: int = 500) -> int:
-    """Re-score up to ``batch`` reporters marked dirty, in the caller's transaction; return how many."""
+    """Re-score up to ``batch`` queued (reporter, event) marks, in the caller's transaction; return how
+    many marks were taken."""
     lock_scoring(session)  # before reading the queue: the previous scorer's deletions are then visible
-    ids = [
-        int(r)
-        for r in session.execute(select(DIRTY.c.reporter_id).order_by(DIRTY.c.id).limit(batch)).scalars()
-    ]
-    if ids:
-        session.execute(delete(DIRTY).where(DIRTY.c.reporter_id.in_(ids)))
-        rescore_reporters(session, ids)
-    return len(ids)
+    marks = session.execute(
+        select(DIRTY.c.id, DIRTY.c.reporter_id, DIRTY.c.event_id).order_by(DIRTY.c.id).limit(batch)
+    ).all()
+    if not marks:
+        return 0
+    for chunk in _chunks([m.id for m in marks]):
+        session.execute(delete(DIRTY).where(DIRTY.c.id.in_(chunk)))
+    everywhere = [m.reporter_id for m in marks if m.event_id == EVERY_EVENT]
+    scope = involvement(session, everywhere)
+    for mark in marks:
+        if mark.event_id != EVERY_EVENT:
+            scope[mark.event_id].add(mark.reporter_id)
+    rescore_scoped(session, scope)
+    return len(marks)
 
 
 def rescore_dirty(*, engine: Engine, batch: int = 500) -> int:
-    """Re-score every reporter marked dirty (ingest, registrations, verifications); return how many."""
+    """Re-score every queued (reporter, event) mark (ingest, registrations, verifications); return how
+    many marks were taken."""
     done = 0
     while True:
         with Session(writing(engine)) as session:

@@ -1,0 +1,164 @@
+"""Incremental scoring per (reporter, event): a changed post queues its reporter only for the events
+whose candidate window holds it, and a re-score whose result did not change writes nothing."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, select, update
+from sqlmodel import Session
+
+from app.core.db import table
+from app.events import service as events_service
+from app.events.models import Event
+from app.ingest import repository as repo
+from app.ingest.models import Post
+from app.reporters.models import Reporter
+from app.scoring import service as scoring
+from app.scoring.dirty import mark_dirty, mark_posts_dirty
+from app.scoring.models import EVERY_EVENT, PostVerdict, ScoreDirty
+from collectors.base import CollectedPost
+from tests.app_scoring.test_scoring_service import NOW, add_reporter, make_event, post, snapshot
+
+DIRTY = table(ScoreDirty)
+VERDICTS = table(PostVerdict)
+
+
+def make_summit(session: Session) -> Event:
+    """A second event a month after the Congress (2025-10-09..15): windows that do not overlap."""
+    spec = events_service.parse_event(
+        {
+            "slug": "summit",
+            "name": "Ocean Summit",
+            "start": "2025-11-20",
+            "end": "2025-11-21",
+            "timezone": "UTC",
+        }
+    )
+    return events_service.create_event(session=session, spec=spec)
+
+
+def queued(session: Session) -> set[tuple[int, int]]:
+    return {
+        (r.reporter_id, r.event_id) for r in session.execute(select(DIRTY.c.reporter_id, DIRTY.c.event_id))
+    }
+
+
+def test_a_changed_post_queues_its_reporter_only_for_events_whose_window_holds_it(session: Session) -> None:
+    congress, summit = make_event(session), make_summit(session)
+    ana = add_reporter(session, "Ana", "ana", congress)
+    session.execute(delete(DIRTY))
+    in_congress = datetime(2025, 10, 10, tzinfo=UTC)
+    mark_posts_dirty(session, [(ana, in_congress), (None, in_congress)])
+    assert queued(session) == {(ana, congress.id)}
+    # the candidate window is the coverage window (start - 2 .. end + 14) ± 3 days of near misses
+    near_miss_of_summit = datetime(2025, 11, 18 - 3, 0, 1, tzinfo=UTC)
+    mark_posts_dirty(session, [(ana, near_miss_of_summit)])
+    assert queued(session) == {(ana, congress.id), (ana, summit.id)}
+    mark_posts_dirty(session, [(ana, datetime(2024, 1, 1, tzinfo=UTC))])  # no event: nothing more
+    mark_dirty(session, [ana, None])
+    assert queued(session) == {(ana, congress.id), (ana, summit.id), (ana, EVERY_EVENT)}
+
+
+def test_a_rescore_that_changes_nothing_writes_nothing(session: Session) -> None:
+    event = make_event(session)
+    add_reporter(session, "Ana", "ana", event)
+    add_reporter(session, "Bo", "bo", event)
+    items = [post(n, handle, day=9 + n % 5, likes=n) for n in range(8) for handle in ("ana", "bo")]
+    repo.upsert_posts(session, source_id=None, posts=items, now=NOW)
+    first = NOW + timedelta(hours=1)
+    scoring.rescore_event(session, event, first)
+    rows = {
+        r.id: (r.post_id, r.computed_at)
+        for r in session.execute(select(VERDICTS.c.id, VERDICTS.c.post_id, VERDICTS.c.computed_at))
+    }
+    assert len(rows) == 16
+    scoring.rescore_event(session, event, first + timedelta(hours=1))
+    again = {
+        r.id: (r.post_id, r.computed_at)
+        for r in session.execute(select(VERDICTS.c.id, VERDICTS.c.post_id, VERDICTS.c.computed_at))
+    }
+    assert again == rows  # the same rows, not rewritten
+    # one more like on one of Bo's posts: only Bo's verdicts are rewritten
+    liked = post(1, "bo", day=10, likes=40)
+    repo.upsert_posts(session, source_id=None, posts=[liked], now=NOW)
+    later = first + timedelta(hours=2)
+    scoring.rescore_event(session, event, later)
+    rewritten = session.execute(
+        select(VERDICTS.c.post_id, VERDICTS.c.computed_at, table(Post).c.author_key).join(
+            table(Post), table(Post).c.id == VERDICTS.c.post_id
+        )
+    ).all()
+    assert {r.author_key for r in rewritten if r.computed_at == later} == {"mastodon:bo@social.example"}
+    assert len([r for r in rewritten if r.computed_at == later]) == 8
+    assert len(rewritten) == 16
+
+
+OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["add", "like", "delete", "exclude", "untag"]),
+        st.integers(0, 11),
+        st.sampled_from(["ana", "bo"]),
+        st.sampled_from([9, 11, 16, 33, 48, 52]),  # Congress days, the gap, the Summit's near miss and day
+    ),
+    min_size=1,
+    max_size=14,
+)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=OPS)
+def test_incremental_per_event_marks_equal_a_full_rescore(
+    session: Session, ops: list[tuple[str, int, str, int]]
+) -> None:
+    """Posts land in either event's window (or neither); the queue marks only those events, and after
+    re-scoring the queue every event equals a full re-score of it."""
+    nested = session.begin_nested()
+    try:
+        congress = make_event(session)
+        summit = make_summit(session)
+        ids = {h: add_reporter(session, h.title(), h, congress) for h in ("ana", "bo")}
+        events_service.register(
+            session=session,
+            reporter=session.get_one(Reporter, ids["bo"]),
+            event=summit,
+            at=datetime(2025, 9, 1, tzinfo=UTC),
+            channel="staff",
+        )
+        scoring.rescore_pending(session)
+        known: dict[int, CollectedPost] = {}
+        for op, n, handle, day in ops:
+            key = n * 10 + (handle == "bo")
+            if op == "add" or key not in known:
+                created = datetime(2025, 10, 1, 9, tzinfo=UTC) + timedelta(days=day - 1, minutes=key)
+                item = replace(post(key, handle, likes=n % 4), created_at=created)
+                known[key] = item
+                repo.upsert_posts(session, source_id=None, posts=[item], now=NOW)
+            elif op == "like":
+                item = replace(known[key], likes=known[key].likes + 2)
+                known[key] = item
+                repo.upsert_posts(session, source_id=None, posts=[item], now=NOW)
+            else:
+                column = {
+                    "delete": {"deleted_at": NOW},
+                    "exclude": {"excluded": True},
+                    "untag": {"tags": [], "text": "no tag here any more, but long enough to count"},
+                }[op]
+                row = session.execute(
+                    update(table(Post))
+                    .where(table(Post).c.global_key == known[key].global_key)
+                    .values(**column)
+                    .returning(table(Post).c.reporter_id, table(Post).c.created_at)
+                ).one()
+                mark_posts_dirty(session, [(row.reporter_id, row.created_at)])
+            while scoring.rescore_pending(session):
+                pass
+        incremental = [snapshot(session, congress), snapshot(session, summit)]
+        scoring.rescore_event(session, congress)
+        scoring.rescore_event(session, summit)
+        assert [snapshot(session, congress), snapshot(session, summit)] == incremental
+    finally:
+        nested.rollback()
