@@ -1,18 +1,29 @@
 """A reporter's standing: rank, score breakdown, every post's verdict in words, eligibility, history.
 
-The score, breakdown, verdicts and eligibility are computed for the one reporter at request time
-with the same pure functions and facts as ``app.scoring.service`` (so they are exact even while an
-incremental re-score is pending); rank and movement come from the stored leaderboard, the only place
-where every reporter's totals meet. Engagement traded between reporters is left out exactly as the
-service does, but only the engagers named on this reporter's posts are looked up.
+Two paths give the same answer (``tests/standing/test_standing_stored.py`` proves it):
+
+- **stored** (the usual one): when the reporter is not queued in ``score_dirty`` for the event (nor
+  for every event), the verdicts in ``post_verdicts`` and the entry in ``leaderboard_entries`` are
+  exactly what a re-score would write now, so they are read: a few indexed queries, whatever the
+  number of posts. A post's rank within its day is re-derived from the stored points (the best-first
+  order of DESIGN §5), and ``duplicate_of`` is found for the duplicates on the requested page only,
+  against the reporter's counted posts, with the engine's own text functions.
+- **live**: while the reporter is queued (an incremental re-score is pending), or when what is stored
+  does not match the reporter's registration, the reporter is scored at request time with the same
+  pure functions and facts as ``app.scoring.service`` (``score_one``), so the page is never stale.
+
+Rank and movement always come from the stored leaderboard, the only place where every reporter's
+totals meet. Engagement traded between reporters is left out exactly as the service does, but only
+the engagers named on this reporter's posts are looked up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel
@@ -23,15 +34,21 @@ from app.core.db import table
 from app.events.models import Event
 from app.reporters.models import Reporter, VerificationState
 from app.scoring import service as scoring
-from app.scoring.models import LeaderboardEntry, ScoreHistory
+from app.scoring.models import EVERY_EVENT, LeaderboardEntry, PostVerdict, ScoreDirty, ScoreHistory
+from app.scoring.models import RuleSet as StoredRuleSet
 from app.scoring.service import ACCOUNTS, POSTS, REGISTRATIONS
+from app.scoring.service import _breakdown_from_json as breakdown_from_json
 from scoring.eligibility import Eligibility, assess_eligibility, minor_unit
-from scoring.engine import PostVerdict, ReporterResult, ScoreBreakdown, score_reporter
+from scoring.engine import ReporterResult, ScoreBreakdown, score_reporter
 from scoring.model import EventSpec, ReporterFacts
 from scoring.rules import RuleSet
+from scoring.text import analyse_text, jaccard_at_least, shingles
 from scoring.verdicts import REASON_TEXT, Reason
 
 ENTRIES = table(LeaderboardEntry)
+VERDICTS = table(PostVerdict)
+DIRTY = table(ScoreDirty)
+RULE_SETS = table(StoredRuleSet)
 HISTORY = table(ScoreHistory)
 EVENTS = table(Event)
 REPORTERS = table(Reporter)
@@ -42,12 +59,15 @@ ENGAGER_CHUNK = 500
 
 __all__ = [
     "BoardPage",
+    "Line",
     "Scored",
+    "Standing",
     "StandingDetail",
     "StandingSummary",
     "eligibility_for",
     "format_money",
     "leaderboard_page",
+    "reporter_standing",
     "score_one",
     "standing_detail",
     "standing_events",
@@ -233,9 +253,9 @@ def score_one(*, session: Session, event: Event, reporter_id: int) -> Scored:
 
 def eligibility_for(*, session: Session, event: Event, reporter_id: int) -> Eligibility:
     """Fee reimbursement eligibility of one reporter for one event, as of now (DESIGN §5)."""
-    scored = score_one(session=session, event=event, reporter_id=reporter_id)
+    standing = reporter_standing(session=session, event=event, reporter_id=reporter_id)
     return assess_eligibility(
-        rules=scored.rules, event=scored.spec, reporter=scored.facts, result=scored.result
+        rules=standing.rules, event=standing.spec, reporter=standing.facts, result=_result(standing)
     )
 
 
@@ -307,7 +327,13 @@ def standing_events(*, session: Session, reporter_id: int, include_unpublished: 
 
 def _entry(session: Session, event: Event, reporter_id: int) -> Any:
     return session.execute(
-        select(ENTRIES.c.rank, ENTRIES.c.previous_rank, ENTRIES.c.movement, ENTRIES.c.computed_at).where(
+        select(
+            ENTRIES.c.rank,
+            ENTRIES.c.previous_rank,
+            ENTRIES.c.movement,
+            ENTRIES.c.computed_at,
+            ENTRIES.c.breakdown,
+        ).where(
             ENTRIES.c.event_id == event.id,
             ENTRIES.c.rules_version == event.rules_version,
             ENTRIES.c.reporter_id == reporter_id,
@@ -325,10 +351,292 @@ def _ranked_count(session: Session, event: Event) -> int:
     )
 
 
-def _summary(session: Session, event: Event, scored: Scored) -> dict[str, Any]:
-    result = scored.result
-    entry = _entry(session, event, result.reporter_id) if result.registered else None
-    counted = sum(1 for v in result.verdicts if v.counted)
+# --- the reporter's verdicts, stored or live ----------------------------------------------------
+
+
+@dataclass(slots=True)
+class Line:
+    """One post's verdict as the standing shows it (``duplicate_of`` of a stored verdict is filled in
+    for the posts of the requested page only)."""
+
+    post_id: int
+    created_at: datetime
+    platform: str
+    global_key: str
+    counted: bool
+    points: int
+    base_points: int
+    engagement_points: int
+    reasons: tuple[str, ...]
+    day: date
+    daily_rank: int | None = None
+    duplicate_of: int | None = None
+
+    def best_first_key(self) -> tuple[int, datetime, str, str, int]:
+        """DESIGN §5's best-first order: most points, then earliest, then platform, then key."""
+        worth = self.base_points + self.engagement_points
+        return (-worth, self.created_at, self.platform, self.global_key, self.post_id)
+
+
+@dataclass(slots=True)
+class Standing:
+    """What a standing is built from; ``stored`` tells which path gave it."""
+
+    rules: RuleSet
+    spec: EventSpec
+    facts: ReporterFacts
+    breakdown: ScoreBreakdown
+    lines: list[Line]
+    entry: Any  # the stored leaderboard row (rank, movement, computed_at, breakdown) or None
+    stored: bool
+
+    @property
+    def registered(self) -> bool:
+        return self.facts.registered
+
+
+def _queued(session: Session, event: Event, reporter_id: int) -> bool:
+    """Whether the reporter waits in ``score_dirty`` for this event (or for every event)."""
+    return (
+        session.execute(
+            select(DIRTY.c.id)
+            .where(DIRTY.c.reporter_id == reporter_id, DIRTY.c.event_id.in_((event.id, EVERY_EVENT)))
+            .limit(1)
+        ).first()
+        is not None
+    )
+
+
+def _facts(session: Session, event: Event, reporter_id: int) -> ReporterFacts:
+    facts = scoring.reporter_facts(session, event, [reporter_id]).get(reporter_id)
+    if facts is None:
+        return ReporterFacts(
+            reporter_id=reporter_id,
+            name=None,
+            anonymous=True,
+            registered_at=None,
+            verified_account_keys=frozenset(),
+        )
+    return facts
+
+
+def _no_score() -> ScoreBreakdown:
+    """The breakdown of a reporter with no counted post (what the engine gives an unregistered one)."""
+    return ScoreBreakdown(
+        base=0,
+        engagement=0,
+        daily_cap_effect=0,
+        day_bonus=0,
+        platform_bonus=0,
+        score=0,
+        posts_counted=0,
+        articles_counted=0,
+        days_covered=0,
+        event_days_covered=0,
+        counted_days=(),
+        platforms=(),
+        first_counted_at=None,
+    )
+
+
+def _stored_standing(session: Session, event: Event, reporter_id: int) -> Standing | None:
+    """The standing from the stored verdicts and entry, or None when they may not be current."""
+    if _queued(session, event, reporter_id):
+        return None
+    facts = _facts(session, event, reporter_id)
+    entry = _entry(session, event, reporter_id)
+    # a registered reporter always has an entry once scored, an unregistered one never
+    if facts.registered != (entry is not None):
+        return None
+    v, p = VERDICTS.c, POSTS.c
+    rows = session.execute(
+        select(
+            v.post_id,
+            v.counted,
+            v.points,
+            v.base_points,
+            v.engagement_points,
+            v.reasons,
+            v.day,
+            p.created_at,
+            p.platform,
+            p.global_key,
+        )
+        .select_from(VERDICTS.join(POSTS, POSTS.c.id == v.post_id))
+        .where(v.event_id == event.id, v.rules_version == event.rules_version, v.reporter_id == reporter_id)
+    ).all()
+    # plain tuples: attribute access on 500 rows costs more than the query
+    lines = [
+        Line(
+            post_id=post_id,
+            created_at=_aware(created_at),
+            platform=platform,
+            global_key=global_key,
+            counted=bool(is_counted),
+            points=points,
+            base_points=base_points,
+            engagement_points=engagement_points,
+            reasons=tuple(reasons or ()),
+            day=day,
+        )
+        for (
+            post_id,
+            is_counted,
+            points,
+            base_points,
+            engagement_points,
+            reasons,
+            day,
+            created_at,
+            platform,
+            global_key,
+        ) in rows
+    ]
+    if entry is not None:
+        breakdown = breakdown_from_json(entry.breakdown)
+    else:
+        # an unregistered reporter's stored verdicts must say so, or they predate the withdrawal
+        if not lines or any(str(Reason.NOT_REGISTERED) not in line.reasons for line in lines):
+            return None
+        breakdown = _no_score()
+    _rank_within_days(lines)
+    return Standing(
+        rules=_rules(session, event),
+        spec=scoring.event_spec(event),
+        facts=facts,
+        breakdown=breakdown,
+        lines=lines,
+        entry=entry,
+        stored=True,
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _rank_within_days(lines: list[Line]) -> None:
+    """Each counted post's rank within its day, best first (the order the daily cap applies in)."""
+    rank_in_day: dict[date, int] = defaultdict(int)
+    for line in sorted((line for line in lines if line.counted), key=Line.best_first_key):
+        rank_in_day[line.day] += 1
+        line.daily_rank = rank_in_day[line.day]
+
+
+@lru_cache(maxsize=8)
+def _parsed_rules(toml_text: str) -> RuleSet:
+    return RuleSet.from_toml_text(toml_text)
+
+
+def _rules(session: Session, event: Event) -> RuleSet:
+    """The event's rule set as stored (parsed once per text: a standing request should not parse TOML)."""
+    toml_text = session.execute(
+        select(RULE_SETS.c.toml).where(RULE_SETS.c.version == event.rules_version)
+    ).scalar_one_or_none()
+    if toml_text is None:
+        return scoring.rules_for(session, event.rules_version)
+    return _parsed_rules(toml_text)
+
+
+def _live_standing(session: Session, event: Event, reporter_id: int) -> Standing:
+    scored = score_one(session=session, event=event, reporter_id=reporter_id)
+    lines = [
+        Line(
+            post_id=v.post_id,
+            created_at=scored.created_at[v.post_id],
+            platform="",  # not needed: daily_rank and duplicate_of come from the engine
+            global_key="",
+            counted=v.counted,
+            points=v.points,
+            base_points=v.base_points,
+            engagement_points=v.engagement_points,
+            reasons=tuple(str(r) for r in v.reasons),
+            day=v.day,
+            daily_rank=v.daily_rank,
+            duplicate_of=v.duplicate_of,
+        )
+        for v in scored.result.verdicts
+    ]
+    entry = _entry(session, event, reporter_id) if scored.result.registered else None
+    return Standing(
+        rules=scored.rules,
+        spec=scored.spec,
+        facts=scored.facts,
+        breakdown=scored.result.breakdown,
+        lines=lines,
+        entry=entry,
+        stored=False,
+    )
+
+
+def reporter_standing(*, session: Session, event: Event, reporter_id: int, live: bool = False) -> Standing:
+    """The reporter's verdicts and score in one event: stored when current, else scored now."""
+    if not live:
+        stored = _stored_standing(session, event, reporter_id)
+        if stored is not None:
+            return stored
+    return _live_standing(session, event, reporter_id)
+
+
+def _fill_duplicates(session: Session, standing: Standing, page: list[Line]) -> None:
+    """Find what each stored duplicate on the page repeats, as the engine did: among the counted
+    (kept) posts better than it, best first, the one with the same normalised text, else the first
+    with a Jaccard index of 5-character shingles at or above the threshold."""
+    wanted = [line for line in page if str(Reason.DUPLICATE) in line.reasons and line.duplicate_of is None]
+    if not wanted:
+        return
+    kept = sorted((line for line in standing.lines if line.counted), key=Line.best_first_key)
+    ids = [line.post_id for line in kept] + [line.post_id for line in wanted]
+    texts: dict[int, str] = {}
+    for start in range(0, len(ids), ENGAGER_CHUNK):
+        chunk = ids[start : start + ENGAGER_CHUNK]
+        texts.update(
+            (r.id, r.text)
+            for r in session.execute(select(POSTS.c.id, POSTS.c.text).where(POSTS.c.id.in_(chunk)))
+        )
+    rules = standing.rules.duplicates
+    threshold = rules.jaccard_threshold
+    shingle_sets: dict[int, frozenset[str]] = {}
+
+    def shingles_of(post_id: int) -> frozenset[str]:
+        found = shingle_sets.get(post_id)
+        if found is None:
+            found = shingle_sets[post_id] = shingles(normalised(post_id), rules.shingle_size)
+        return found
+
+    def normalised(post_id: int) -> str:
+        return analyse_text(texts.get(post_id, "")).normalised
+
+    for line in wanted:
+        own = normalised(line.post_id)
+        if not own:
+            continue
+        key = line.best_first_key()
+        better = [k.post_id for k in kept if k.best_first_key() < key]
+        exact = next((post_id for post_id in better if normalised(post_id) == own), None)
+        if exact is not None:
+            line.duplicate_of = exact
+            continue
+        own_shingles = shingles_of(line.post_id)
+        line.duplicate_of = next(
+            (
+                post_id
+                for post_id in better
+                if jaccard_at_least(
+                    own_shingles,
+                    shingles_of(post_id),
+                    numerator=threshold.numerator,
+                    denominator=threshold.denominator,
+                )
+            ),
+            None,
+        )
+
+
+def _summary(session: Session, event: Event, standing: Standing) -> dict[str, Any]:
+    entry = standing.entry
+    counted = sum(1 for line in standing.lines if line.counted)
+    breakdown = standing.breakdown
     return {
         "event": EventRef(
             slug=event.slug,
@@ -337,24 +645,24 @@ def _summary(session: Session, event: Event, scored: Scored) -> dict[str, Any]:
             end=event.end_date,
             timezone=event.timezone,
         ),
-        "registered": result.registered,
+        "registered": standing.registered,
         "rank": entry.rank if entry is not None and entry.rank else None,
         "previous_rank": entry.previous_rank if entry is not None else None,
         "movement": entry.movement if entry is not None else None,
         "ranked_reporters": _ranked_count(session, event),
-        "score": _points(result.score),
-        "score_thousandths": result.score,
+        "score": _points(breakdown.score),
+        "score_thousandths": breakdown.score,
         "posts_counted": counted,
-        "posts_not_counted": len(result.verdicts) - counted,
-        "breakdown": breakdown_public(result.breakdown),
+        "posts_not_counted": len(standing.lines) - counted,
+        "breakdown": breakdown_public(breakdown),
         "ranked_at": entry.computed_at if entry is not None else None,
     }
 
 
 def standing_summary(*, session: Session, event: Event, reporter_id: int) -> StandingSummary:
     """The reporter's rank, score, movement and breakdown in one event."""
-    scored = score_one(session=session, event=event, reporter_id=reporter_id)
-    return StandingSummary(**_summary(session, event, scored))
+    standing = reporter_standing(session=session, event=event, reporter_id=reporter_id)
+    return StandingSummary(**_summary(session, event, standing))
 
 
 def standing_summaries(
@@ -382,8 +690,7 @@ def _history(session: Session, event: Event, reporter_id: int) -> list[HistoryPo
     ]
 
 
-def _post_lines(session: Session, verdicts: Iterable[PostVerdict]) -> list[PostLine]:
-    chosen = list(verdicts)
+def _post_lines(session: Session, chosen: list[Line]) -> list[PostLine]:
     if not chosen:
         return []
     p = POSTS.c
@@ -447,21 +754,37 @@ def standing_detail(
     offset: int = 0,
     limit: int = 50,
     counted: bool | None = None,
+    live: bool = False,
 ) -> StandingDetail:
-    """Everything a reporter needs to understand their place in one event."""
-    scored = score_one(session=session, event=event, reporter_id=reporter_id)
+    """Everything a reporter needs to understand their place in one event (``live``: score now even
+    when the stored verdicts are current)."""
+    standing = reporter_standing(session=session, event=event, reporter_id=reporter_id, live=live)
     eligibility = assess_eligibility(
-        rules=scored.rules, event=scored.spec, reporter=scored.facts, result=scored.result
+        rules=standing.rules, event=standing.spec, reporter=standing.facts, result=_result(standing)
     )
-    chosen = [v for v in scored.result.verdicts if counted is None or v.counted is counted]
+    chosen = [line for line in standing.lines if counted is None or line.counted is counted]
     # newest first, as a reporter reads their own timeline
-    chosen.sort(key=lambda v: (scored.created_at[v.post_id], v.post_id), reverse=True)
+    chosen.sort(key=lambda line: (line.created_at, line.post_id), reverse=True)
     page = chosen[offset : offset + limit]
+    _fill_duplicates(session, standing, page)
     return StandingDetail(
-        **_summary(session, event, scored),
+        **_summary(session, event, standing),
         eligibility=eligibility_public(eligibility),
         history=_history(session, event, reporter_id),
         posts=PostPage(data=_post_lines(session, page), count=len(chosen)),
+    )
+
+
+def _result(standing: Standing) -> ReporterResult:
+    """The part of a ReporterResult that eligibility reads (its verdicts are not needed)."""
+    facts = standing.facts
+    return ReporterResult(
+        reporter_id=facts.reporter_id,
+        name=facts.name,
+        anonymous=facts.anonymous,
+        registered=facts.registered,
+        verdicts=(),
+        breakdown=standing.breakdown,
     )
 
 
