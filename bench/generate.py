@@ -453,8 +453,9 @@ def generate(engine: Engine, scale: Scale, *, seed: int = 0) -> Generated:
     )
 
 
-def new_posts(engine: Engine, *, reporters: int, count: int, seed: int) -> list[int]:
-    """Insert ``count`` fresh, counting posts in the flagship's event days; return their reporters.
+def new_posts(engine: Engine, *, reporters: int, count: int, seed: int) -> list[tuple[int, datetime]]:
+    """Insert ``count`` fresh, counting posts in the flagship's event days; return (reporter, instant)
+    of each, as ingest hands them to ``mark_posts_dirty``.
 
     Authors are drawn like the generator's (log-normal activity), so a burst of live coverage
     touches as many distinct reporters as it would in the field.
@@ -485,15 +486,15 @@ def new_posts(engine: Engine, *, reporters: int, count: int, seed: int) -> list[
     days = (end - start).days + 1
     now = datetime.now(UTC)
     rows: list[tuple[Any, ...]] = []
-    touched: set[int] = set()
+    touched: list[tuple[int, datetime]] = []
     for n, rid in enumerate(authors):
         if rid not in owned:
             continue
-        touched.add(rid)
         post_id = first_id + n
         account_id, platform, author_key = rng.choice(owned[rid])
         body = " ".join(rng.choices(vocabulary, k=rng.randint(10, 40)))
         created = day0 + timedelta(seconds=rng.uniform(0, days * 86400))
+        touched.append((rid, created))
         rows.append(
             (
                 post_id,
@@ -549,7 +550,7 @@ def new_posts(engine: Engine, *, reporters: int, count: int, seed: int) -> list[
         ),
         rows,
     )
-    return sorted(touched)
+    return touched
 
 
 def main(argv: list[str] | None = None) -> int:

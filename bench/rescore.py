@@ -17,7 +17,7 @@ from sqlmodel import Session
 from app.core.db import make_engine, table
 from app.events.models import Event
 from app.ingest.models import Post
-from app.scoring.dirty import mark_dirty
+from app.scoring.dirty import mark_posts_dirty
 from app.scoring.service import rescore_dirty, rescore_event
 from bench.common import emit, median, peak_rss_kib, run_worker
 from bench.generate import new_posts
@@ -76,17 +76,19 @@ def full_rescore(url: str) -> dict[str, Any]:
 
 
 def incremental(url: str, *, reporters: int, seed: int) -> dict[str, Any]:
-    """Store 1,000 new posts (untimed), then time mark dirty + ``rescore_dirty``."""
+    """Store 1,000 new posts (untimed), then time ``mark_posts_dirty`` (what ingest does with each page)
+    + ``rescore_dirty``."""
     engine = make_engine(url)
     touched = new_posts(engine, reporters=reporters, count=NEW_POSTS, seed=seed)
     start = time.perf_counter()
     with Session(engine) as session:
-        mark_dirty(session, touched)
+        mark_posts_dirty(session, touched)
         session.commit()
     rescored = rescore_dirty(engine=engine)
     seconds = time.perf_counter() - start
+    reporters = sorted({rid for rid, _ in touched})
     with engine.connect() as conn:
-        posts_of_touched = conn.execute(select(POSTS.c.id).where(POSTS.c.reporter_id.in_(touched))).all()
+        posts_of_touched = conn.execute(select(POSTS.c.id).where(POSTS.c.reporter_id.in_(reporters))).all()
     engine.dispose()
     return {
         "seconds": seconds,

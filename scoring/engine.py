@@ -7,17 +7,17 @@ re-rank (`score_reporter` + `rank_leaderboard`) instead of re-scoring the whole 
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
-from itertools import chain
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from scoring.model import EventSpec, PostFacts, PostKind, ReporterFacts, Visibility
 from scoring.rules import RuleSet
-from scoring.text import analyse_text, jaccard_at_least, normalise_tag, prefix_length, shingles
+from scoring.text import analyse_text, normalise_tag, prefix_length, shingles
 from scoring.verdicts import Reason, reason_words
 
 __all__ = [
@@ -202,11 +202,12 @@ class _Assessed:
         return (-self.worth, post.created_at, post.platform, post.global_key, post.post_id)
 
 
-def _remaining(count: int, engagers: tuple[str, ...], excluded: frozenset[str]) -> int:
-    """Return the count minus the known excluded engagers of that kind, never below 0."""
+def _remaining(count: int, engagers: tuple[str, ...], excluded: frozenset[str], author: str) -> int:
+    """Return the count minus the known excluded engagers of that kind (the author's own account
+    and the excluded set), never below 0."""
     if not engagers:
         return count
-    left_out = sum(1 for key in frozenset(engagers) if key in excluded)
+    left_out = sum(1 for key in frozenset(engagers) if key == author or key in excluded)
     return max(0, count - left_out)
 
 
@@ -253,10 +254,10 @@ def _assess(
         base = rules.base_points.media_post
     else:
         base = rules.base_points.short_post
-    excluded = excluded_engagers | {post.account_key}
-    likes = _remaining(post.likes, post.liked_by, excluded)
-    reposts = _remaining(post.reposts, post.reposted_by, excluded)
-    replies = _remaining(post.replies, post.replied_by, excluded)
+    author = post.account_key
+    likes = _remaining(post.likes, post.liked_by, excluded_engagers, author)
+    reposts = _remaining(post.reposts, post.reposted_by, excluded_engagers, author)
+    replies = _remaining(post.replies, post.replied_by, excluded_engagers, author)
     engagement = rules.engagement.bonus(likes=likes, reposts=reposts, replies=replies)
     return _Assessed(
         post=post,
@@ -273,7 +274,8 @@ def _assess(
 
 
 def _verdict(assessed: _Assessed) -> PostVerdict:
-    reasons = tuple(sorted(assessed.reasons, key=_REASON_ORDER.__getitem__))
+    found = assessed.reasons
+    reasons = tuple(sorted(found, key=_REASON_ORDER.__getitem__) if len(found) > 1 else found)
     return PostVerdict(
         post_id=assessed.post.post_id,
         reporter_id=assessed.post.reporter_id,
@@ -305,23 +307,39 @@ def _unique_posts(posts: Iterable[PostFacts]) -> list[PostFacts]:
     return [by_id[post_id] for post_id in sorted(by_id)]
 
 
+def _prefix(own: frozenset[str], size: int) -> list[str]:
+    """The first ``size`` shingles in the order of their hashes, and any that tie with the last one.
+
+    The prefix filter (see ``prefix_length``) holds for any total order that is the same for every
+    set; ordering by hash is one (ties broken by the text), cheap because a string keeps its hash,
+    and it makes prefixes a random sample, so unrelated texts rarely share one. Taking every
+    shingle tied with the last makes the prefix a superset of that order's, whatever the ties."""
+    ordered = sorted(own, key=hash)
+    end = size
+    if end < len(ordered):
+        last = hash(ordered[end - 1])
+        while end < len(ordered) and hash(ordered[end]) == last:
+            end += 1
+    return ordered[:end]
+
+
+# Below this many passing posts with text, comparing each with every kept post (sizes first) is cheaper
+# than building the prefix index; both find exactly the same duplicates.
+_SMALL_GROUP = 12
+
+
 def _mark_duplicates(context: _Context, passing: list[_Assessed]) -> None:
     """Mark each passing post that repeats a better post already kept (best first)."""
     size = context.rules.duplicates.shingle_size
-    threshold = context.rules.duplicates.jaccard_threshold
+    numerator, denominator = context.jaccard_numerator, context.jaccard_denominator
     kept_texts: dict[str, int] = {}
-    kept: list[tuple[frozenset[str], int]] = []
-    # shingle -> positions in `kept` of the kept posts whose prefix holds it; a pair that can
-    # reach the threshold always shares a prefix shingle, so the others are never compared
-    kept_by_prefix: dict[str, list[int]] = defaultdict(list)
-    shingle_sets = {item.normalised: shingles(item.normalised, size) for item in passing}
-    # rarest shingles first (ties by text): rare prefixes make few candidates; any fixed order
-    # is correct, and this one depends only on the set of posts, not on their order
-    frequency = Counter(chain.from_iterable(shingle_sets.values()))
-    # by (frequency, text) in two stable C-level sorts: a tuple key per shingle cost half the engine
-    ordered_shingles = sorted(frequency)
-    ordered_shingles.sort(key=frequency.__getitem__)
-    rank = dict(zip(ordered_shingles, range(len(ordered_shingles)), strict=True))
+    kept: list[tuple[frozenset[str], int, int]] = []  # (shingles, their count, post id), best first
+    shingle_sets = {item.normalised: shingles(item.normalised, size) for item in passing if item.normalised}
+    small = len(shingle_sets) <= _SMALL_GROUP
+    if not small:
+        prefix_size = partial(prefix_length, threshold=context.rules.duplicates.jaccard_threshold)
+        # a shingle -> positions in `kept` of the kept posts whose prefix holds it
+        kept_by_prefix: dict[str, list[int]] = defaultdict(list)
     for assessed in passing:
         text = assessed.normalised
         if not text:
@@ -332,25 +350,32 @@ def _mark_duplicates(context: _Context, passing: list[_Assessed]) -> None:
             assessed.reasons.append(Reason.DUPLICATE)
             continue
         own_shingles = shingle_sets[text]
-        ordered = sorted(own_shingles, key=rank.__getitem__)
-        prefix = ordered[: prefix_length(len(ordered), threshold)]
-        candidates = sorted({position for token in prefix for position in kept_by_prefix.get(token, ())})
+        own_count = len(own_shingles)
+        if small:
+            candidates: Iterable[int] = range(len(kept))
+        else:
+            prefix = _prefix(own_shingles, prefix_size(own_count))
+            candidates = sorted({position for token in prefix for position in kept_by_prefix.get(token, ())})
         for position in candidates:  # best kept post first, as a plain scan would find it
-            other_shingles, other_id = kept[position]
-            if jaccard_at_least(
-                own_shingles,
-                other_shingles,
-                numerator=context.jaccard_numerator,
-                denominator=context.jaccard_denominator,
-            ):
+            other_shingles, other_count, other_id = kept[position]
+            # |A∩B| <= the smaller size and |A∪B| >= the larger: a size ratio below the threshold
+            # cannot match
+            if own_count < other_count:
+                if own_count * denominator < numerator * other_count:
+                    continue
+            elif other_count * denominator < numerator * own_count:
+                continue
+            common = len(own_shingles & other_shingles)
+            if common * denominator >= numerator * (own_count + other_count - common):
                 assessed.duplicate_of = other_id
                 assessed.reasons.append(Reason.DUPLICATE)
                 break
         else:
             kept_texts[text] = assessed.post.post_id
-            for token in prefix:
-                kept_by_prefix[token].append(len(kept))
-            kept.append((own_shingles, assessed.post.post_id))
+            if not small:
+                for token in prefix:
+                    kept_by_prefix[token].append(len(kept))
+            kept.append((own_shingles, own_count, assessed.post.post_id))
 
 
 def _apply_daily_cap(context: _Context, counted: list[_Assessed]) -> None:

@@ -6,7 +6,7 @@ The app builds these from database rows; scoring never sees the database.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -44,6 +44,8 @@ _VISIBILITIES = frozenset(visibility.value for visibility in Visibility)
 
 
 def _require_aware(value: datetime, what: str) -> None:
+    if value.tzinfo is UTC:
+        return  # the common case, without the cost of utcoffset()
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{what} must be a timezone-aware datetime, got {value!r}")
 

@@ -43,6 +43,7 @@ class _PunctuationToSpace(dict[int, int]):
 _PUNCTUATION_TO_SPACE = _PunctuationToSpace()
 
 
+@lru_cache(maxsize=4096)
 def normalise_tag(tag: str) -> str:
     """Return a tag in comparable form: without a leading '#', NFKC, case-folded."""
     tag = unicodedata.normalize("NFKC", tag).lstrip("#")
@@ -59,7 +60,7 @@ class TextFacts:
     normalised: str
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=65536)  # a full re-score meets a post once per event whose window holds it
 def analyse_text(text: str) -> TextFacts:
     """Return the hashtags (normalised), own text, its length and normalised text of a text."""
     text = unicodedata.normalize("NFC", text)

@@ -9,14 +9,18 @@ incremental update equals a full re-score.
 
 from __future__ import annotations
 
+import gc
 import hashlib
+import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, delete, insert, select, text, update
+from sqlalchemy import Engine, Text, bindparam, cast, delete, insert, select, text, update
 from sqlmodel import Session
 
 from app.core.db import table, writing
@@ -147,6 +151,12 @@ def reporter_facts(session: Session, event: Event, reporter_ids: Iterable[int]) 
     return facts
 
 
+@lru_cache(maxsize=1024)
+def _tags(raw: str | None) -> tuple[str, ...]:
+    """A post's platform tags from their stored JSON text (a few distinct lists recur in every event)."""
+    return tuple(json.loads(raw)) if raw else ()
+
+
 def _aware(value: datetime | None) -> datetime | None:
     if value is None:
         return None
@@ -181,7 +191,7 @@ def post_facts(session: Session, event: Event, reporter_ids: Sequence[int]) -> d
             p.created_at,
             p.kind,
             p.text,
-            p.tags,
+            cast(p.tags, Text).label("tags"),  # parsed once per distinct value below
             p.media_count,
             p.visibility,
             p.likes,
@@ -218,7 +228,7 @@ def post_facts(session: Session, event: Event, reporter_ids: Sequence[int]) -> d
                 created_at=_aware(r.created_at) or r.created_at,
                 kind=r.kind,
                 text=r.text,
-                tags=tuple(r.tags or ()),
+                tags=_tags(r.tags),
                 media_count=r.media_count,
                 visibility=r.visibility,
                 likes=r.likes,
@@ -257,15 +267,7 @@ def _breakdown_from_json(data: dict[str, Any]) -> ScoreBreakdown:
 def _digest(result: ReporterResult) -> str:
     """What ``_write_results`` stores for this result, as a short hash (stable across processes)."""
     verdicts = [
-        (
-            v.post_id,
-            v.counted,
-            v.points,
-            v.base_points,
-            v.engagement_points,
-            [r.value for r in v.reasons],
-            v.day.isoformat(),
-        )
+        (v.post_id, v.counted, v.points, v.base_points, v.engagement_points, v.reasons, v.day.toordinal())
         for v in result.verdicts
     ]
     entry = _breakdown_json(result.breakdown) if result.registered else None
@@ -480,18 +482,32 @@ def _score_reporters(
     # one set (every registered reporter's verified keys) serves every reporter: no per-reporter copies.
     engaged_by_reporters = frozenset().union(*verified_keys_by_reporter(session, all_registered).values())
     posts = post_facts(session, event, reporter_ids)
-    results = [
-        score_reporter(
-            rules=rules,
-            event=spec,
-            reporter=facts[rid],
-            posts=posts.get(rid, ()),
-            other_reporters_verified_keys=engaged_by_reporters,
-        )
-        for rid in reporter_ids
-        if rid in facts
-    ]
+    with _collector_paused():
+        results = [
+            score_reporter(
+                rules=rules,
+                event=spec,
+                reporter=facts[rid],
+                posts=posts.get(rid, ()),
+                other_reporters_verified_keys=engaged_by_reporters,
+            )
+            for rid in reporter_ids
+            if rid in facts
+        ]
     _write_results(session, event, results, now)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while scoring builds many small objects, none of them
+    in cycles (it cost a fifth of the scoring time); memory is still freed by reference counting."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 # Any constant: the key of PostgreSQL's transaction-level advisory lock that scorers queue on.
