@@ -3,11 +3,16 @@
 Items follow DESIGN §8: ``{"rank", "reporter": {"id", "name"}, "score", "posts_counted", "days_covered",
 "platforms", "movement"}``. ``score`` is in points (thousandths shown as three decimals) and
 ``score_thousandths`` carries the exact integer. Anonymous reporters keep rank and score, not their name.
+
+``BoardCache`` keeps the pages anonymous callers read for at most a second (docs/api.md).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import asyncio
+import time
+from collections import OrderedDict, defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -229,3 +234,63 @@ def season_leaderboard(
         t.platforms.update(r.platforms or ())
         t.add_first(r.first_counted_at)
     return _rank_totals(session, totals, offset=offset, limit=limit)
+
+
+# --- the anonymous first pages, cached for at most a second ------------------------------------
+
+BoardKey = tuple[str, int, int]  # (slug, offset, limit)
+
+
+class BoardCache:
+    """Response bodies of public event-board pages for anonymous callers, each served for at most
+    ``max_age_s`` after the query that made it *started* (so never staler than that), at most
+    ``entries`` pages (least recently used dropped first).
+
+    Under load most requests of a hot board are then answered on the event loop, without a worker
+    thread, a session or a query; and concurrent misses of one page share one query (the first one
+    computes, the others await it). Pages of unpublished or unknown events are never cached. One
+    instance per app (``app.state``); it lives in one process, so every worker keeps its own.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_age_s: float = 1.0,
+        entries: int = 256,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_age_s = max_age_s
+        self.entries = entries
+        self._clock = clock
+        self._pages: OrderedDict[BoardKey, tuple[float, bytes]] = OrderedDict()
+        self._pending: dict[BoardKey, asyncio.Future[bytes | None]] = {}
+
+    async def page(self, key: BoardKey, compute: Callable[[], Awaitable[bytes | None]]) -> bytes | None:
+        """The cached body of ``key`` if young enough, else what ``compute`` makes (None: no page)."""
+        cached = self._pages.get(key)
+        if cached is not None:
+            started, body = cached
+            if self._clock() - started < self.max_age_s:
+                self._pages.move_to_end(key)
+                return body
+            del self._pages[key]
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = self._pending[key] = asyncio.ensure_future(self._compute(key, compute))
+        # shielded: a caller that goes away does not cancel the query the others wait for
+        return await asyncio.shield(pending)
+
+    async def _compute(self, key: BoardKey, compute: Callable[[], Awaitable[bytes | None]]) -> bytes | None:
+        started = self._clock()
+        try:
+            body = await compute()
+        finally:
+            del self._pending[key]
+        if body is not None:
+            self._pages[key] = (started, body)
+            while len(self._pages) > self.entries:
+                self._pages.popitem(last=False)
+        return body
+
+    def clear(self) -> None:
+        self._pages.clear()

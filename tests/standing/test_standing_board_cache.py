@@ -1,0 +1,145 @@
+"""The board cache: anonymous pages at most ``max_age_s`` old, shared misses, signed-in callers uncached."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import update
+from sqlmodel import Session
+
+from app.core.db import table
+from app.scoring.leaderboard import BoardCache
+from app.scoring.models import LeaderboardEntry
+from tests.standing.standing_seed import Seeded, check_problem
+
+BOARD = "/api/v1/events/wcc2025/leaderboard"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_page_is_served_until_it_is_max_age_old() -> None:
+    clock = FakeClock()
+    cache = BoardCache(max_age_s=1.0, clock=clock)
+    made: list[bytes] = []
+
+    async def compute() -> bytes:
+        made.append(b"page %d" % len(made))
+        return made[-1]
+
+    async def scenario() -> list[bytes | None]:
+        first = await cache.page(("wcc", 0, 50), compute)
+        clock.now += 0.999
+        second = await cache.page(("wcc", 0, 50), compute)
+        clock.now += 0.001
+        third = await cache.page(("wcc", 0, 50), compute)
+        return [first, second, third]
+
+    assert asyncio.run(scenario()) == [b"page 0", b"page 0", b"page 1"]
+
+
+def test_concurrent_misses_share_one_computation_and_none_is_not_kept() -> None:
+    cache = BoardCache(clock=FakeClock())
+    calls = {"board": 0, "missing": 0}
+
+    async def board() -> bytes:
+        calls["board"] += 1
+        await asyncio.sleep(0.01)
+        return b"board"
+
+    async def missing() -> None:
+        calls["missing"] += 1
+
+    async def scenario() -> list[bytes | None]:
+        pages = await asyncio.gather(*(cache.page(("wcc", 0, 50), board) for _ in range(20)))
+        for _ in range(3):
+            pages.append(await cache.page(("nope", 0, 50), missing))
+        return list(pages)
+
+    pages = asyncio.run(scenario())
+    assert pages == [b"board"] * 20 + [None] * 3
+    assert calls == {"board": 1, "missing": 3}
+
+
+def test_the_least_recently_used_page_goes_first() -> None:
+    cache = BoardCache(entries=2, clock=FakeClock())
+    calls: list[int] = []
+
+    def computing(offset: int) -> Any:
+        async def compute() -> bytes:
+            calls.append(offset)
+            return b"%d" % offset
+
+        return compute
+
+    async def scenario() -> None:
+        for offset in (0, 50, 0, 100, 0, 50):  # 50 is dropped when 100 arrives (0 was used later)
+            await cache.page(("wcc", offset, 50), computing(offset))
+
+    asyncio.run(scenario())
+    assert calls == [0, 50, 100, 50]
+
+
+def _cached_app(api_app: FastAPI) -> FakeClock:
+    clock = FakeClock()
+    api_app.state.board_cache = BoardCache(max_age_s=1.0, clock=clock)
+    return clock
+
+
+def _move_ana_to_the_top(db: Session, seeded: Seeded) -> None:
+    entries = table(LeaderboardEntry)
+    db.execute(
+        update(entries)
+        .where(entries.c.event_id == seeded.event.id, entries.c.reporter_id == seeded.ana_reporter.id)
+        .values(score=999_000)
+    )
+    db.commit()
+
+
+def test_anonymous_board_is_at_most_max_age_old(
+    api_app: FastAPI, api_client: Any, login_as: Any, seeded: Seeded, db: Session
+) -> None:
+    clock = _cached_app(api_app)
+    before = api_client.get(BOARD).json()
+    _move_ana_to_the_top(db, seeded)
+
+    def ana_score(body: dict[str, Any]) -> int:
+        return next(
+            i["score_thousandths"] for i in body["data"] if i["reporter"]["id"] == seeded.ana_reporter.id
+        )
+
+    assert api_client.get(BOARD).json() == before  # within the second: the cached page
+    staff = login_as("staff")
+    assert ana_score(staff.client.get(BOARD).json()) == 999_000  # signed in: never cached
+    clock.now += 1.0
+    assert ana_score(api_client.get(BOARD).json()) == 999_000
+
+
+def test_pages_of_unpublished_events_are_never_cached(
+    api_app: FastAPI, api_client: Any, login_as: Any, seeded: Seeded, db: Session
+) -> None:
+    clock = _cached_app(api_app)
+    assert api_client.get(BOARD).status_code == 200
+    seeded.event.published = False
+    db.add(seeded.event)
+    db.commit()
+    clock.now += 1.0
+    check_problem(api_client.get(BOARD), 404)
+    staff = login_as("staff")
+    assert staff.client.get(BOARD).json()["count"] == 2
+    check_problem(api_client.get(BOARD), 404)  # the staff's page was not cached for the public
+
+
+def test_bad_credentials_are_refused_not_served_from_the_cache(api_client: Any, seeded: Seeded) -> None:
+    assert api_client.get(BOARD).status_code == 200
+    check_problem(api_client.get(BOARD, headers={"Authorization": "Bearer bie_nope"}), 401)
+    check_problem(api_client.get(BOARD, headers={"Authorization": "Basic abc"}), 401)
+    check_problem(api_client.get(BOARD, params={"limit": 0}), 422)
+    check_problem(api_client.get(BOARD, params={"offset": -1}), 422)
