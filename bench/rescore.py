@@ -19,7 +19,7 @@ from app.events.models import Event
 from app.ingest.models import Post
 from app.scoring.dirty import mark_posts_dirty
 from app.scoring.service import rescore_dirty, rescore_event
-from bench.common import emit, median, peak_rss_kib, run_worker
+from bench.common import BenchDatabase, copies_of, emit, median, peak_rss_kib, run_worker
 from bench.generate import new_posts
 
 POSTS = table(Post)
@@ -86,22 +86,36 @@ def incremental(url: str, *, reporters: int, seed: int) -> dict[str, Any]:
         session.commit()
     rescored = rescore_dirty(engine=engine)
     seconds = time.perf_counter() - start
-    reporters = sorted({rid for rid, _ in touched})
+    authors = sorted({rid for rid, _ in touched})
     with engine.connect() as conn:
-        posts_of_touched = conn.execute(select(POSTS.c.id).where(POSTS.c.reporter_id.in_(reporters))).all()
+        posts_of_touched = conn.execute(select(POSTS.c.id).where(POSTS.c.reporter_id.in_(authors))).all()
     engine.dispose()
     return {
         "seconds": seconds,
-        "reporters": rescored,
+        "marks": rescored,
+        "reporters": len(authors),
         "posts_of_those_reporters": len(posts_of_touched),
         "peak_rss_kib": peak_rss_kib(),
     }
 
 
-def run(url: str, *, reporters: int, repeats: int) -> dict[str, Any]:
-    """Median figures of the three measurements on one generated database."""
+def run(database: BenchDatabase, *, reporters: int, repeats: int) -> dict[str, Any]:
+    """Median figures on one generated, never scored database.
+
+    The full re-score is measured twice over: "cold" on fresh copies of the never-scored database (every
+    verdict computed and written, as after a new rule-set version) and "warm" on a database already
+    scored once (every verdict computed, only changed results written, as ``bie score`` re-runs).
+    """
+    url = database.url
     selects = [run_worker("bench.rescore", "select", "--database", url) for _ in range(repeats)]
-    fulls = [run_worker("bench.rescore", "full", "--database", url) for _ in range(repeats)]
+    colds = []
+    with copies_of(database) as copy:
+        for _ in range(repeats):
+            fresh = copy()
+            colds.append(run_worker("bench.rescore", "full", "--database", fresh.url))
+            fresh.drop()
+    run_worker("bench.rescore", "full", "--database", url)  # scores the database: later runs are warm
+    warms = [run_worker("bench.rescore", "full", "--database", url) for _ in range(repeats)]
     incrementals = [
         run_worker(
             "bench.rescore", "incremental", "--database", url, "--reporters", str(reporters), "--seed", str(n)
@@ -112,10 +126,13 @@ def run(url: str, *, reporters: int, repeats: int) -> dict[str, Any]:
         "select_s": median([r["seconds"] for r in selects]),
         "select_rows": selects[0]["rows"],
         "select_rss_kib": median([r["peak_rss_kib"] for r in selects]),
-        "full_s": median([r["seconds"] for r in fulls]),
-        "full_rss_kib": median([r["peak_rss_kib"] for r in fulls]),
+        "full_s": median([r["seconds"] for r in colds]),
+        "full_rss_kib": median([r["peak_rss_kib"] for r in colds]),
+        "warm_full_s": median([r["seconds"] for r in warms]),
+        "warm_full_rss_kib": median([r["peak_rss_kib"] for r in warms]),
         "incremental_s": median([r["seconds"] for r in incrementals]),
         "incremental_rss_kib": median([r["peak_rss_kib"] for r in incrementals]),
+        "incremental_marks": median([r["marks"] for r in incrementals]),
         "incremental_reporters": median([r["reporters"] for r in incrementals]),
         "incremental_posts_of_reporters": median([r["posts_of_those_reporters"] for r in incrementals]),
         "repeats": repeats,

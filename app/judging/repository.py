@@ -22,8 +22,9 @@ from app.judging.models import (
     ShortlistEntry,
 )
 from app.reporters.models import Account
+from app.scoring.dirty import NEAR_MISS
 from app.scoring.models import RuleSet
-from app.scoring.service import NEAR_MISS, registered_reporter_ids
+from app.scoring.service import registered_reporter_ids
 
 POSTS = table(Post)
 ACCOUNTS = table(Account)
