@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, or_, select, update
+from sqlalchemy import ColumnElement, Engine, Text, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session
 
 from app.core.db import table, writing
@@ -128,29 +129,28 @@ def upsert_posts(
     existing = _existing_rows(session, items)
 
     inserts, updates = _plan(items, existing, accounts, now, outcome, source_id)
+    # every post of the page by its id, for the sightings: the known ones now, the new ones once inserted
+    ids = {key: row.id for key, row in existing.items()}
     if inserts:
         stored = _insert_new(session, inserts)
+        ids.update(stored)
         if len(stored) < len(inserts):
             # Another transaction stored some of these keys first (sources running side by side see
             # the same federated posts; PostgreSQL's unique index made us wait for it): they are
             # known posts now, so refresh them as such instead of failing the whole page.
             planned = {(row["platform"], row["global_key"]) for row in inserts}
-            lost = [p for p in items if (p.platform.value, p.global_key) in planned - stored]
+            lost = [p for p in items if (p.platform.value, p.global_key) in planned - stored.keys()]
             outcome.new -= len(lost)
             rows = _existing_rows(session, lost)
             missing, more = _plan(lost, rows, accounts, now, outcome, source_id)
             if missing:  # never drop a post: fail the page, whose cursor then stays where it was
                 raise RuntimeError(f"{len(missing)} posts were neither inserted nor found")
+            ids.update((key, row.id) for key, row in rows.items())
             updates += more
     if updates:
-        # group by key set: an executemany needs the same columns in every row
-        groups: dict[frozenset[str], list[dict[str, Any]]] = {}
-        for change in updates:
-            groups.setdefault(frozenset(change), []).append(change)
-        for group in groups.values():
-            session.execute(update(Post), group)  # ORM bulk UPDATE by primary key
+        _update_known(session, updates)
     if source_id is not None:
-        _record_sightings(session, source_id=source_id, items=items, now=now)
+        _record_sightings(session, source_id=source_id, items=items, ids=ids, now=now)
     mark_dirty(session, outcome.touched_reporters)
     # --- identity hook: verification codes in collected posts (owned by app/reporters/identity.py) ---
     from app.reporters.identity import detect_verification_codes  # late: identity imports this module
@@ -165,26 +165,78 @@ def _existing_rows(session: Session, items: Sequence[CollectedPost]) -> dict[tup
         by_platform.setdefault(post.platform.value, []).append(post.global_key)
     existing: dict[tuple[str, str], Any] = {}
     P = POSTS.c
+    columns = (P.id, P.platform, P.global_key, P.version, P.edited_at, P.reporter_id, P.deleted_at)
     for platform, keys in by_platform.items():
-        rows = session.execute(
-            select(P.id, P.platform, P.global_key, P.version, P.edited_at, P.reporter_id, P.deleted_at).where(
-                P.platform == platform, P.global_key.in_(keys)
-            )
-        ).all()
+        rows = session.execute(_by_keys(session, columns, platform, keys))
         existing.update({(r.platform, r.global_key): r for r in rows})
     return existing
 
 
-def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
-    """Insert posts whose key nobody stored yet; return the (platform, key) pairs actually inserted."""
-    dialect = session.get_bind().dialect.name
-    insert_fn: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
+def _insert_new(session: Session, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    """Insert posts whose key nobody stored yet; return the ids of those actually inserted by key."""
+    conflict = ["platform", "global_key"]
+    if session.get_bind().dialect.name == "postgresql":
+        # psycopg pipelines a plain executemany of one prepared statement; a multi-row INSERT …
+        # RETURNING is a new, large statement for each page size, rendered by SQLAlchemy, parsed by
+        # the driver and planned by the server every time (2-3 × slower). So insert without
+        # RETURNING, count the rows inserted and read their ids back; when the count falls short
+        # (another transaction stored some of these keys first) undo and insert again with
+        # RETURNING to learn which keys are ours.
+        with session.begin_nested() as savepoint:
+            stmt = postgresql.insert(POSTS).on_conflict_do_nothing(index_elements=conflict)
+            result: Any = session.execute(stmt, rows, execution_options={"preserve_rowcount": True})
+            if result.rowcount == len(rows):
+                return _ids_of(session, [(row["platform"], row["global_key"]) for row in rows])
+            savepoint.rollback()
+    insert_fn: Any = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    returning = (
         insert_fn(POSTS)
-        .on_conflict_do_nothing(index_elements=["platform", "global_key"])
-        .returning(POSTS.c.platform, POSTS.c.global_key)
+        .on_conflict_do_nothing(index_elements=conflict)
+        .returning(POSTS.c.id, POSTS.c.platform, POSTS.c.global_key)
     )
-    return {(r.platform, r.global_key) for r in session.execute(stmt, rows)}
+    return {(r.platform, r.global_key): r.id for r in session.execute(returning, rows)}
+
+
+def _ids_of(session: Session, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """The ids of stored posts by (platform, global key)."""
+    by_platform: dict[str, list[str]] = {}
+    for platform, key in keys:
+        by_platform.setdefault(platform, []).append(key)
+    ids: dict[tuple[str, str], int] = {}
+    for platform, global_keys in by_platform.items():
+        query = _by_keys(session, (POSTS.c.id, POSTS.c.platform, POSTS.c.global_key), platform, global_keys)
+        ids.update({(r.platform, r.global_key): r.id for r in session.execute(query)})
+    return ids
+
+
+def _by_keys(session: Session, columns: Sequence[Any], platform: str, keys: list[str]) -> Any:
+    """SELECT ``columns`` of the posts of ``platform`` whose global key is one of ``keys``."""
+    P = POSTS.c
+    if session.get_bind().dialect.name == "postgresql":
+        # one array parameter joined through the unique index: the same statement whatever the
+        # page size (prepared once), and an index lookup per key even before the table has
+        # statistics (with ``IN`` and no statistics the planner scans every post of the platform)
+        wanted = func.unnest(bindparam("keys", keys, type_=ARRAY(Text))).table_valued("key").render_derived()
+        return select(*columns).join_from(
+            wanted, POSTS, (P.platform == platform) & (P.global_key == wanted.c.key)
+        )
+    return select(*columns).where(P.platform == platform, P.global_key.in_(keys))
+
+
+def _update_known(session: Session, updates: list[dict[str, Any]]) -> None:
+    """Apply the changes to known posts: one executemany UPDATE by id per set of changed columns."""
+    groups: dict[frozenset[str], list[dict[str, Any]]] = {}
+    for change in updates:
+        groups.setdefault(frozenset(change), []).append(change)
+    for names, group in groups.items():
+        # bind names must differ from the column names an UPDATE sets
+        columns = sorted(names - {"id"})
+        stmt = (
+            update(POSTS)
+            .where(POSTS.c.id == bindparam("_id"))
+            .values({name: bindparam(f"_{name}") for name in columns})
+        )
+        session.execute(stmt, [{f"_{name}": change[name] for name in names} for change in group])
 
 
 def _plan(
@@ -265,22 +317,18 @@ def _insert_ignore(session: Session, table: Any, rows: list[dict[str, Any]], con
 
 
 def _record_sightings(
-    session: Session, *, source_id: int, items: Sequence[CollectedPost], now: datetime
+    session: Session,
+    *,
+    source_id: int,
+    items: Sequence[CollectedPost],
+    ids: dict[tuple[str, str], int],
+    now: datetime,
 ) -> None:
-    keys_by_platform: dict[str, dict[str, str]] = {}
-    for post in items:
-        keys_by_platform.setdefault(post.platform.value, {})[post.global_key] = post.local_id
-    rows: list[dict[str, Any]] = []
-    for platform, local_ids in keys_by_platform.items():
-        ids = session.execute(
-            select(POSTS.c.id, POSTS.c.global_key).where(
-                POSTS.c.platform == platform, POSTS.c.global_key.in_(local_ids)
-            )
-        ).all()
-        rows += [
-            {"post_id": r.id, "source_id": source_id, "local_id": local_ids[r.global_key], "seen_at": now}
-            for r in ids
-        ]
+    rows = [
+        {"post_id": post_id, "source_id": source_id, "local_id": post.local_id, "seen_at": now}
+        for post in items
+        if (post_id := ids.get((post.platform.value, post.global_key))) is not None
+    ]
     _insert_ignore(session, table(PostSighting), rows, ["post_id", "source_id"])
 
 
