@@ -17,13 +17,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import CursorResult, Engine, Update, func, or_, update
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from app.audit import service as audit
-from app.core.db import table
+from app.core.db import table, writing
 from app.core.errors import NotFound, TooManyRequests
 from app.core.security import hash_password, new_token, sha256_hex, verify_password
 from app.core.settings import Settings
@@ -238,18 +239,47 @@ def token_due_for_touch(token: ApiToken, now: datetime | None = None) -> bool:
     return token.last_used_at is None or now - token.last_used_at > TOKEN_LAST_USED_RESOLUTION
 
 
-def touch_token(*, session: Session, token_id: int) -> None:
-    """Record that a token was used now (at most once per ``TOKEN_LAST_USED_RESOLUTION``)."""
+def touch_token(*, session: Session, token_id: int) -> bool:
+    """Record that a token was used now (at most once per ``TOKEN_LAST_USED_RESOLUTION``), without
+    ever waiting for a lock: the stamp is informational, so a busy database skips it (False).
+
+    Many concurrent requests with one token fall due at the same moment. On SQLite the write is tried
+    once with no busy timeout in a short transaction of its own, on a connection of the session's
+    engine (all but one of them give up at once instead of queueing behind the write lock for the
+    busy timeout); on PostgreSQL a row another transaction is stamping is skipped (``SKIP LOCKED``).
+    A session bound to a connection (tests) writes in that connection's transaction."""
     now = _now()
     tokens = table(ApiToken)
-    session.execute(
-        update(tokens)
+    due = (
+        select(tokens.c.id)
         .where(
             tokens.c.id == token_id,
             or_(tokens.c.last_used_at.is_(None), tokens.c.last_used_at < now - TOKEN_LAST_USED_RESOLUTION),
         )
-        .values(last_used_at=now)
+        .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has no row locks and ignores it
     )
+    stamp = update(tokens).where(tokens.c.id.in_(due.scalar_subquery())).values(last_used_at=now)
+    bind = session.get_bind()
+    if isinstance(bind, Engine) and bind.dialect.name == "sqlite":
+        return _stamp_without_waiting(writing(bind), stamp)
+    return cast(CursorResult[Any], session.execute(stamp)).rowcount > 0  # an UPDATE gives a CursorResult
+
+
+def _stamp_without_waiting(engine: Engine, stamp: Update) -> bool:
+    with engine.connect() as connection:
+        raw = connection.connection.driver_connection  # before BEGIN: the timeout must apply to it
+        assert raw is not None
+        previous = int(raw.execute("PRAGMA busy_timeout").fetchone()[0])
+        raw.execute("PRAGMA busy_timeout = 0")
+        try:
+            stamped = connection.execute(stamp).rowcount > 0
+            connection.commit()
+            return stamped
+        except OperationalError:  # "database is locked": another writer is busy; skip the stamp
+            connection.rollback()
+            return False
+        finally:
+            raw.execute(f"PRAGMA busy_timeout = {previous}")
 
 
 def list_tokens(*, session: Session, user: User, offset: int, limit: int) -> tuple[list[ApiToken], int]:
