@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Text, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Engine, Text, bindparam, func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session
@@ -213,13 +213,15 @@ def _by_keys(session: Session, columns: Sequence[Any], platform: str, keys: list
     """SELECT ``columns`` of the posts of ``platform`` whose global key is one of ``keys``."""
     P = POSTS.c
     if session.get_bind().dialect.name == "postgresql":
-        # one array parameter joined through the unique index: the same statement whatever the
-        # page size (prepared once), and an index lookup per key even before the table has
-        # statistics (with ``IN`` and no statistics the planner scans every post of the platform)
+        # One array parameter: the same statement whatever the page size (prepared once). Each key
+        # is looked up on its own (LATERAL … LIMIT 1, which the planner cannot flatten; the key is
+        # unique anyway) so that the unique index serves both columns even while the table has no
+        # statistics yet: with IN, or a plain join, the planner then scans every post of the platform.
         wanted = func.unnest(bindparam("keys", keys, type_=ARRAY(Text))).table_valued("key").render_derived()
-        return select(*columns).join_from(
-            wanted, POSTS, (P.platform == platform) & (P.global_key == wanted.c.key)
+        match = (
+            select(*columns).where(P.platform == platform, P.global_key == wanted.c.key).limit(1).lateral()
         )
+        return select(*(match.c[column.name] for column in columns)).select_from(wanted).join(match, true())
     return select(*columns).where(P.platform == platform, P.global_key.in_(keys))
 
 
