@@ -19,6 +19,7 @@ the engagers named on this reporter's posts are looked up.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -27,7 +28,7 @@ from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Text, and_, cast, func, or_, select
 from sqlmodel import Session
 
 from app.core.db import table
@@ -456,7 +457,7 @@ def _stored_standing(session: Session, event: Event, reporter_id: int) -> Standi
             v.points,
             v.base_points,
             v.engagement_points,
-            v.reasons,
+            cast(v.reasons, Text).label("reasons"),  # decoded once per distinct list (_reasons)
             v.day,
             p.created_at,
             p.platform,
@@ -476,7 +477,7 @@ def _stored_standing(session: Session, event: Event, reporter_id: int) -> Standi
             points=points,
             base_points=base_points,
             engagement_points=engagement_points,
-            reasons=tuple(reasons or ()),
+            reasons=_reasons(reasons),
             day=day,
         )
         for (
@@ -513,6 +514,12 @@ def _stored_standing(session: Session, event: Event, reporter_id: int) -> Standi
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+@lru_cache(maxsize=1024)
+def _reasons(stored: str | None) -> tuple[str, ...]:
+    """A verdict's reason codes from their stored JSON text (a few dozen distinct lists in all)."""
+    return tuple(json.loads(stored)) if stored else ()
 
 
 def _rank_within_days(lines: list[Line]) -> None:
