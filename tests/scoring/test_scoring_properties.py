@@ -264,9 +264,25 @@ def test_incremental_rescore_equals_full_rescore(
     assert rescored in full.reporters
 
 
+@st.composite
+def near_copies(draw: st.DrawFn) -> list[str]:
+    """Texts drawn from a few bases with a few one-character edits each, so that many pairs sit near
+    the 0.9 threshold, on either side."""
+    bases = draw(st.lists(st.text(alphabet="ab cd", min_size=0, max_size=60), min_size=1, max_size=4))
+    texts = []
+    for _ in range(draw(st.integers(0, 40))):
+        text = draw(st.sampled_from(bases))
+        for _ in range(draw(st.integers(0, 3))):
+            at = draw(st.integers(0, len(text)))
+            text = text[:at] + draw(st.sampled_from("abcd ")) + text[at + draw(st.integers(0, 1)) :]
+        texts.append(text)
+    return texts
+
+
 @settings(max_examples=200, deadline=None)
-@given(texts=st.lists(st.text(alphabet="ab c", min_size=0, max_size=30), max_size=12))
+@given(texts=near_copies())
 def test_prefix_filtered_duplicates_equal_a_plain_pairwise_scan(texts: list[str]) -> None:
+    """Up to 40 posts: groups of up to 12 texts are compared directly, larger ones through prefixes."""
     posts = [
         PostFacts(
             post_id=post_id,
