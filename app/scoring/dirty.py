@@ -16,6 +16,8 @@ from sqlmodel import Session
 
 from app.core.db import table
 from app.events.models import Event
+from app.ingest.models import Post, PostEngagement
+from app.reporters.models import Account
 from app.scoring.models import EVERY_EVENT, ScoreDirty
 
 # Posts this far outside the coverage window still get a verdict (``outside_window``) so that a
@@ -23,6 +25,9 @@ from app.scoring.models import EVERY_EVENT, ScoreDirty
 NEAR_MISS = timedelta(days=3)
 
 EVENTS = table(Event)
+ACCOUNTS = table(Account)
+POSTS = table(Post)
+ENGAGEMENTS = table(PostEngagement)
 
 
 def _queue(session: Session, pairs: Iterable[tuple[int, int]]) -> None:
@@ -36,8 +41,36 @@ def _queue(session: Session, pairs: Iterable[tuple[int, int]]) -> None:
 
 
 def mark_dirty(session: Session, reporter_ids: Iterable[int | None]) -> None:
-    """Mark reporters whose accounts, registrations or standing changed, for every event (idempotent)."""
-    _queue(session, ((rid, EVERY_EVENT) for rid in reporter_ids if rid is not None))
+    """Mark reporters whose accounts, registrations or standing changed, for every event (idempotent).
+
+    A reporter's verified accounts are left out of the engagement of other registered reporters' posts
+    (§5, no trading likes), so the reporters whose posts these reporters' accounts engaged with are
+    marked too: their points change when these accounts' verification or registration does.
+    """
+    ids = sorted({rid for rid in reporter_ids if rid is not None})
+    if not ids:
+        return
+    keys = [
+        key
+        for account_key, did in session.execute(
+            select(ACCOUNTS.c.account_key, ACCOUNTS.c.did).where(ACCOUNTS.c.reporter_id.in_(ids))
+        )
+        for key in (account_key, f"bluesky:{did}" if did else None)
+        if key is not None
+    ]
+    engaged = (
+        session.execute(
+            select(POSTS.c.reporter_id)
+            .distinct()
+            .join(ENGAGEMENTS, ENGAGEMENTS.c.post_id == POSTS.c.id)
+            .where(ENGAGEMENTS.c.account_key.in_(keys), POSTS.c.reporter_id.is_not(None))
+        )
+        .scalars()
+        .all()
+        if keys
+        else []
+    )
+    _queue(session, ((rid, EVERY_EVENT) for rid in {*ids, *engaged}))
 
 
 def mark_posts_dirty(session: Session, posts: Iterable[tuple[int | None, datetime]]) -> None:

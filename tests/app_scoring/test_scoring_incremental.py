@@ -8,15 +8,15 @@ from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlmodel import Session
 
 from app.core.db import table
 from app.events import service as events_service
 from app.events.models import Event
 from app.ingest import repository as repo
-from app.ingest.models import Post
-from app.reporters.models import Reporter
+from app.ingest.models import Post, PostEngagement
+from app.reporters.models import Account, Reporter, VerificationState
 from app.scoring import service as scoring
 from app.scoring.dirty import mark_dirty, mark_posts_dirty
 from app.scoring.models import EVERY_EVENT, PostVerdict, ScoreDirty
@@ -162,3 +162,37 @@ def test_incremental_per_event_marks_equal_a_full_rescore(
         assert [snapshot(session, congress), snapshot(session, summit)] == incremental
     finally:
         nested.rollback()
+
+
+def test_verifying_an_account_re_scores_the_reporters_whose_posts_it_engaged_with(session: Session) -> None:
+    """Engagement by other registered reporters' verified accounts is left out (§5): when Bo's account
+    becomes verified, the likes it gave Ana's post stop counting, without a full re-score."""
+    event = make_event(session)
+    ana = add_reporter(session, "Ana", "ana", event)
+    bo = add_reporter(session, "Bo", "bo", event, verified=False)
+    repo.upsert_posts(session, source_id=None, posts=[post(1, "ana", likes=1)], now=NOW)
+    ana_post = session.execute(select(table(Post).c.id).where(table(Post).c.reporter_id == ana)).scalar_one()
+    session.execute(
+        insert(table(PostEngagement)),
+        [{"post_id": ana_post, "account_key": "mastodon:bo@social.example", "kind": "like", "seen_at": NOW}],
+    )
+    while scoring.rescore_pending(session):
+        pass
+    liked = session.execute(
+        select(VERDICTS.c.engagement_points).where(VERDICTS.c.post_id == ana_post)
+    ).scalar_one()
+    assert liked > 0
+    session.execute(
+        update(table(Account))
+        .where(table(Account).c.reporter_id == bo)
+        .values(state=VerificationState.VERIFIED)
+    )
+    mark_dirty(session, [bo])  # what verification does
+    assert (ana, EVERY_EVENT) in queued(session)
+    while scoring.rescore_pending(session):
+        pass
+    points = session.execute(select(VERDICTS.c.engagement_points).where(VERDICTS.c.post_id == ana_post))
+    assert points.scalar_one() == 0
+    incremental = snapshot(session, event)
+    scoring.rescore_event(session, event)
+    assert snapshot(session, event) == incremental
