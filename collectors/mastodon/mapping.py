@@ -16,11 +16,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
 
 import nh3
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from collectors.base import BadPayload, CollectedPost, Platform, PostKind, Visibility
 
@@ -60,10 +60,13 @@ def html_to_text(content: str, mentions: Sequence[Any] = ()) -> str:
         for m in mentions
         if isinstance(m, Mapping) and isinstance(m.get("acct"), str)
     }
-    parser = _TextParser(by_url)
-    parser.feed(_scrub(content))
-    parser.close()
-    return parser.text()
+    renderer = _TextRenderer(by_url)
+    if content:
+        # lexbor (selectolax) parses the status as the HTML standard says, ~6 × faster than
+        # html.parser; the document is walked in order, as a stream of start tags, text and end tags
+        _walk(LexborHTMLParser(_scrub(content), is_fragment=True).root, renderer)
+    renderer.close()
+    return renderer.text()
 
 
 # --- internals ----------------------------------------------------------------------------------
@@ -209,7 +212,29 @@ def _scrub(text: str) -> str:
     return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
 
 
-class _TextParser(HTMLParser):
+def _walk(first: LexborNode | None, renderer: _TextRenderer) -> None:
+    """Feed the nodes from ``first`` on (and their descendants) to ``renderer``, in document order."""
+    # an explicit stack of nodes and end tags: a deeply nested status must not exhaust Python's
+    # recursion limit
+    stack: list[LexborNode | str] = [] if first is None else [first]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            renderer.handle_endtag(item)
+            continue
+        if item.next is not None:
+            stack.append(item.next)
+        tag = item.tag or ""
+        if tag == "-text":
+            renderer.handle_data(item.text_content or "")
+        elif not tag.startswith(("-", "_", "#")):  # an element (comments and the like say nothing)
+            renderer.handle_starttag(tag, list(item.attributes.items()))
+            stack.append(tag)
+            if item.child is not None:
+                stack.append(item.child)
+
+
+class _TextRenderer:
     """Render status HTML as plain text the way scoring reads it."""
 
     _BLOCKS = frozenset(
@@ -218,7 +243,6 @@ class _TextParser(HTMLParser):
     _HIDDEN = frozenset({"script", "style", "template"})
 
     def __init__(self, mention_accts: Mapping[Any, Any]) -> None:
-        super().__init__(convert_charrefs=True)
         self._mentions = mention_accts
         self._out: list[str] = []
         self._link: tuple[str, str] | None = None  # (href, class) of the open <a>
@@ -256,7 +280,6 @@ class _TextParser(HTMLParser):
             self._emit(data)
 
     def close(self) -> None:
-        super().close()
         if self._link is not None:  # an <a> never closed: keep what it said
             href, classes = self._link
             self._link = None
