@@ -215,8 +215,9 @@ def post_facts(session: Session, event: Event, reporter_ids: Sequence[int]) -> d
         ):
             engagers[e.post_id][e.kind].append(e.account_key)
     grouped: dict[int, list[PostFacts]] = defaultdict(list)
+    none: dict[str, list[str]] = {}
     for r in rows:
-        named = engagers.get(r.id, {})
+        named = engagers.get(r.id, none)
         grouped[r.reporter_id].append(
             PostFacts(
                 post_id=r.id,
@@ -225,7 +226,7 @@ def post_facts(session: Session, event: Event, reporter_ids: Sequence[int]) -> d
                 account_verified=r.state == VerificationState.VERIFIED,
                 platform=r.platform,
                 global_key=r.global_key,
-                created_at=_aware(r.created_at) or r.created_at,
+                created_at=r.created_at,  # UTCDateTime reads aware instants
                 kind=r.kind,
                 text=r.text,
                 tags=_tags(r.tags),
@@ -234,9 +235,9 @@ def post_facts(session: Session, event: Event, reporter_ids: Sequence[int]) -> d
                 likes=r.likes,
                 reposts=r.reposts,
                 replies=r.replies,
-                liked_by=tuple(sorted(named.get("like", ()))),
-                reposted_by=tuple(sorted(named.get("repost", ()))),
-                replied_by=tuple(sorted(named.get("reply", ()))),
+                liked_by=tuple(sorted(named["like"])) if "like" in named else (),
+                reposted_by=tuple(sorted(named["repost"])) if "repost" in named else (),
+                replied_by=tuple(sorted(named["reply"])) if "reply" in named else (),
                 deleted=r.deleted_at is not None,
                 excluded=bool(r.excluded),
             )
