@@ -603,13 +603,9 @@ def _fill_duplicates(session: Session, standing: Standing, page: list[Line]) -> 
         )
     rules = standing.rules.duplicates
     threshold = rules.jaccard_threshold
-    shingle_sets: dict[int, frozenset[str]] = {}
 
     def shingles_of(post_id: int) -> frozenset[str]:
-        found = shingle_sets.get(post_id)
-        if found is None:
-            found = shingle_sets[post_id] = shingles(normalised(post_id), rules.shingle_size)
-        return found
+        return _shingles(normalised(post_id), rules.shingle_size)
 
     def normalised(post_id: int) -> str:
         return analyse_text(texts.get(post_id, "")).normalised
@@ -638,6 +634,11 @@ def _fill_duplicates(session: Session, standing: Standing, page: list[Line]) -> 
             ),
             None,
         )
+
+
+@lru_cache(maxsize=4096)  # a reporter's counted posts, met again on each page they read
+def _shingles(normalised: str, size: int) -> frozenset[str]:
+    return shingles(normalised, size)
 
 
 def _summary(session: Session, event: Event, standing: Standing) -> dict[str, Any]:
