@@ -9,8 +9,10 @@ Two paths give the same answer (``tests/standing/test_standing_stored.py`` prove
   order of DESIGN §5), and ``duplicate_of`` is found for the duplicates on the requested page only,
   against the reporter's counted posts, with the engine's own text functions.
 - **live**: while the reporter is queued (an incremental re-score is pending), or when what is stored
-  does not match the reporter's registration, the reporter is scored at request time with the same
-  pure functions and facts as ``app.scoring.service`` (``score_one``), so the page is never stale.
+  does not match the reporter's registration or disagrees with itself (the entry's counted posts and
+  points against the verdicts: a read that straddled a re-score's commit), the reporter is scored at
+  request time with the same pure functions and facts as ``app.scoring.service`` (``score_one``), so
+  the page is never stale.
 
 Rank and movement always come from the stored leaderboard, the only place where every reporter's
 totals meet. Engagement traded between reporters is left out exactly as the service does, but only
@@ -500,6 +502,12 @@ def _stored_standing(session: Session, event: Event, reporter_id: int) -> Standi
         if not lines or any(str(Reason.NOT_REGISTERED) not in line.reasons for line in lines):
             return None
         breakdown = _no_score()
+    counted = [line for line in lines if line.counted]
+    after_cap = breakdown.base + breakdown.engagement + breakdown.daily_cap_effect
+    if len(counted) != breakdown.posts_counted or sum(line.points for line in counted) != after_cap:
+        # read across a re-score that committed between these statements (PostgreSQL reads each
+        # statement at its own snapshot): the entry and the verdicts disagree, so score now
+        return None
     _rank_within_days(lines)
     return Standing(
         rules=_rules(session, event),

@@ -8,12 +8,15 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import delete
 from sqlmodel import Session
 
+from app.core.db import table
 from app.events import service as events_service
 from app.ingest import repository as repo
 from app.scoring import service as scoring
 from app.scoring import standing
+from app.scoring.models import PostVerdict
 from collectors.base import CollectedPost, PostKind, Visibility
 from tests.standing.standing_seed import LONG, NOW, Seeded, collected
 
@@ -114,3 +117,20 @@ def test_a_queued_reporter_is_scored_live(db: Session, seeded: Seeded) -> None:
     rescored = standing.standing_detail(session=db, event=seeded.event, reporter_id=ana_id)
     for part in ("score_thousandths", "breakdown", "posts", "eligibility"):
         assert getattr(rescored, part) == getattr(after, part)
+
+
+def test_an_entry_that_disagrees_with_the_verdicts_is_not_trusted(db: Session, seeded: Seeded) -> None:
+    """A read that straddles a re-score's commit sees the verdicts of one run and the entry of another."""
+    ana_id = seeded.ana_reporter.id or 0
+    scoring.rescore_all(db)
+    db.flush()
+    live = standing.standing_detail(session=db, event=seeded.event, reporter_id=ana_id, live=True)
+    verdicts = table(PostVerdict)
+    db.execute(
+        delete(verdicts).where(
+            verdicts.c.post_id == seeded.post_id("ana_day10"), verdicts.c.event_id == seeded.event.id
+        )
+    )
+    db.flush()
+    assert not standing.reporter_standing(session=db, event=seeded.event, reporter_id=ana_id).stored
+    assert standing.standing_detail(session=db, event=seeded.event, reporter_id=ana_id) == live
