@@ -6,6 +6,13 @@ process on loopback; each collection runs in a subprocess (``python -m bench.col
 on its own SQLite database, so its peak RSS (VmHWM) is the collector's alone. The enforced limit keeps
 Mastodon's published shape (300 requests per window) with the window compressed so that a
 100k-post backlog finishes in minutes; the collector reads the same headers either way.
+
+Bluesky's search cannot OR two tags (the AppView's search service makes every ``#tag`` of ``q`` and
+every ``tag`` parameter a filter the post must pass: AND), so a source following several tags runs
+one search per tag and a post carrying two of them is fetched by both. Besides the issue's bound
+(⌈N/100⌉ + 1 for N new posts) the figures therefore hold what that API allows at best,
+``bluesky_floor`` = Σ over the tags of ⌈N_tag/100⌉ (N_tag: the new posts carrying the tag) + 1 (the
+session), and the new posts per tag.
 """
 
 from __future__ import annotations
@@ -16,12 +23,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from app.core import migrate
 from app.core.db import make_engine
 from app.ingest import service
+from app.ingest.models import Post
 from bench.common import emit, median, peak_rss_kib, run_worker
+from collectors.bluesky.mapping import normalise_tag
 from simulator.app import Simulator
 from simulator.bluesky import BlueskySim
 from simulator.core import Faults
@@ -30,6 +39,7 @@ from simulator.world import people
 
 PAGE_SIZE = {"mastodon": 40, "bluesky": 100}
 APP_PASSWORD = "bench-app-password"
+TAGS = ["iucncec", "NatureForAll"]
 
 
 def collect(sim_url: str, platform: str, database_url: str) -> dict[str, Any]:
@@ -42,7 +52,7 @@ def collect(sim_url: str, platform: str, database_url: str) -> dict[str, Any]:
                 session=session,
                 platform="mastodon",
                 url=sim_url,
-                tags=["iucncec", "NatureForAll"],
+                tags=TAGS,
                 trusted=True,
             )
         else:
@@ -50,7 +60,7 @@ def collect(sim_url: str, platform: str, database_url: str) -> dict[str, Any]:
                 session=session,
                 platform="bluesky",
                 url=sim_url,
-                tags=["iucncec", "NatureForAll"],
+                tags=TAGS,
                 handle=people(0)[0].bluesky_handle,
                 token_env="BIE_BENCH_BLUESKY_PASSWORD",
                 trusted=True,
@@ -61,8 +71,16 @@ def collect(sim_url: str, platform: str, database_url: str) -> dict[str, Any]:
     # the first pass collects the backlog; a second one must find nothing new
     first = service.collect_source(engine=engine, source_id=source_id, force=True)
     second = service.collect_source(engine=engine, source_id=source_id, force=True)
+    with Session(engine) as session:
+        stored_tags = session.exec(select(Post.tags)).all()
     engine.dispose()
+    followed = [normalise_tag(tag) for tag in TAGS]
+    per_tag = dict.fromkeys(followed, 0)
+    for tags in stored_tags:
+        for tag in {normalise_tag(t) for t in tags} & set(followed):
+            per_tag[tag] += 1
     return {
+        "new_per_tag": per_tag,
         "requests": first.requests,
         "new": first.new,
         "second_pass_requests": second.requests,
@@ -110,6 +128,8 @@ def measure(platform: str, posts: int, *, rate_limit: int, window_s: float) -> d
     result["server_requests"] = sum(s["requests"] for s in stats.values())
     result["limit_429"] = sum(s["limit_429"] for s in stats.values())
     result["bound"] = math.ceil(result["new"] / PAGE_SIZE[platform]) + 1
+    per_tag = result["new_per_tag"].values()
+    result["floor"] = sum(math.ceil(n / PAGE_SIZE[platform]) for n in per_tag) + 1
     return result
 
 
@@ -123,6 +143,8 @@ def run(*, small: int, large: int, requests_posts: int, repeats: int, window_s: 
         figures[f"{platform}_server_requests"] = measured["server_requests"]
         figures[f"{platform}_second_pass"] = (measured["second_pass_requests"], measured["second_pass_new"])
         figures[f"{platform}_bound"] = measured["bound"]
+        figures[f"{platform}_new_per_tag"] = measured["new_per_tag"]
+        figures[f"{platform}_floor"] = measured["floor"]
         figures[f"{platform}_limit_429"] = measured["limit_429"]
     small_rss: list[float] = []
     large_rss: list[float] = []

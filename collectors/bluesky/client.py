@@ -6,6 +6,13 @@ as plain text, so only posts whose *own* tags (``#tag`` facets + ``record.tags``
 case-folded) include a followed tag are kept. A post carrying several followed tags is emitted
 only by the search of the first of them (in config order), so two tags never duplicate a post.
 
+One search cannot cover several tags: the AppView's search service (bluesky-social/indigo
+``search``: ``ParsePostQuery`` and ``PostSearchParams.Filters``) takes every ``#tag`` out of ``q``
+and every ``tag`` parameter as its own ``term`` filter, all of which a post must pass (AND);
+``OR``/``|`` only combine the free-text words left in ``q``. So a post carrying two followed tags
+is fetched by both searches, and N new posts cost Σ over the tags of ⌈N_tag/100⌉ searches, not
+⌈N/100⌉.
+
 **Time windows.** Search cursors stop around 10k results and are offsets (unsafe to resume once
 posts are deleted), so every run pages through a time window ``[since, top)`` on ``sortAt``
 (= min(createdAt, indexedAt), what search orders and filters by), newest first. Within a
