@@ -109,10 +109,13 @@ def verified_keys_by_reporter(
     query = select(ACCOUNTS.c.reporter_id, ACCOUNTS.c.account_key, ACCOUNTS.c.did).where(
         ACCOUNTS.c.state == VerificationState.VERIFIED
     )
-    if reporter_ids is not None:
-        query = query.where(ACCOUNTS.c.reporter_id.in_(list(reporter_ids)))
+    queries = (
+        [query]
+        if reporter_ids is None
+        else [query.where(ACCOUNTS.c.reporter_id.in_(chunk)) for chunk in _chunks(list(reporter_ids))]
+    )
     keys: dict[int, set[str]] = defaultdict(set)
-    for row in session.execute(query):
+    for row in (row for part in queries for row in session.execute(part)):
         keys[row.reporter_id].add(row.account_key)
         if row.did:
             keys[row.reporter_id].add(f"bluesky:{row.did}")
@@ -469,6 +472,11 @@ def _score_changed(old: Any, new_score: int) -> bool:
     return bool(old.rank == 0 or last != new_score)
 
 
+# Reporters scored per round trip: memory stays bounded by this many reporters' posts and results
+# (a 1M-post Congress at once took 1.7 GB), while each round still reads and writes in bulk.
+SCORE_CHUNK = 1000
+
+
 def _score_reporters(
     session: Session,
     event: Event,
@@ -478,24 +486,26 @@ def _score_reporters(
     all_registered: Sequence[int],
 ) -> None:
     spec = event_spec(event)
-    facts = reporter_facts(session, event, reporter_ids)
     # Engagement by the author's own accounts and by other registered reporters is left out alike, so
     # one set (every registered reporter's verified keys) serves every reporter: no per-reporter copies.
     engaged_by_reporters = frozenset().union(*verified_keys_by_reporter(session, all_registered).values())
-    posts = post_facts(session, event, reporter_ids)
-    with _collector_paused():
-        results = [
-            score_reporter(
-                rules=rules,
-                event=spec,
-                reporter=facts[rid],
-                posts=posts.get(rid, ()),
-                other_reporters_verified_keys=engaged_by_reporters,
-            )
-            for rid in reporter_ids
-            if rid in facts
-        ]
-    _write_results(session, event, results, now)
+    for start in range(0, len(reporter_ids), SCORE_CHUNK):
+        chunk = reporter_ids[start : start + SCORE_CHUNK]
+        facts = reporter_facts(session, event, chunk)
+        posts = post_facts(session, event, chunk)
+        with _collector_paused():
+            results = [
+                score_reporter(
+                    rules=rules,
+                    event=spec,
+                    reporter=facts[rid],
+                    posts=posts.pop(rid, ()),
+                    other_reporters_verified_keys=engaged_by_reporters,
+                )
+                for rid in chunk
+                if rid in facts
+            ]
+        _write_results(session, event, results, now)
 
 
 @contextmanager

@@ -19,7 +19,7 @@ from app.ingest.models import Post, PostEngagement
 from app.reporters.models import Account, Reporter, VerificationState
 from app.scoring import service as scoring
 from app.scoring.dirty import mark_dirty, mark_posts_dirty
-from app.scoring.models import EVERY_EVENT, PostVerdict, ScoreDirty
+from app.scoring.models import EVERY_EVENT, LeaderboardEntry, PostVerdict, ScoreDigest, ScoreDirty
 from collectors.base import CollectedPost
 from tests.app_scoring.test_scoring_service import NOW, add_reporter, make_event, post, snapshot
 
@@ -196,3 +196,20 @@ def test_verifying_an_account_re_scores_the_reporters_whose_posts_it_engaged_wit
     incremental = snapshot(session, event)
     scoring.rescore_event(session, event)
     assert snapshot(session, event) == incremental
+
+
+def test_scoring_in_chunks_of_reporters_gives_the_same_result(session: Session, monkeypatch) -> None:
+    """Reporters are scored ``SCORE_CHUNK`` at a time (bounded memory); the chunk size changes nothing."""
+    event = make_event(session)
+    for handle in ("ana", "bo", "cy"):
+        add_reporter(session, handle.title(), handle, event)
+    items = [post(n, h, day=9 + n % 6, likes=n % 4) for n in range(9) for h in ("ana", "bo", "cy")]
+    repo.upsert_posts(session, source_id=None, posts=items, now=NOW)
+    scoring.rescore_event(session, event)
+    whole = snapshot(session, event)
+    session.execute(delete(VERDICTS))
+    session.execute(delete(table(ScoreDigest)))
+    session.execute(delete(table(LeaderboardEntry)))
+    monkeypatch.setattr(scoring, "SCORE_CHUNK", 2)
+    scoring.rescore_event(session, event)
+    assert snapshot(session, event) == whole
