@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from collectors import net
-from collectors.base import InvalidSource, Platform, SourceConfig
+from collectors.base import InvalidSource, Platform, SourceConfig, SystemClock
 from collectors.registry import collector_for
 from tests.security.conftest import SecurityWorld
 
@@ -57,6 +57,15 @@ class Canary:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def no_backoff_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The collectors retry a refused fetch with real back-off sleeps (seconds per drill URL); every
+    attempt still goes through the address guard and the canary still counts, so skip the waiting."""
+    waits: list[float] = []
+    monkeypatch.setattr(SystemClock, "sleep", lambda self, seconds: waits.append(seconds))
+    return waits
 
 
 @pytest.fixture
