@@ -10,6 +10,7 @@ Items follow DESIGN §8: ``{"rank", "reporter": {"id", "name"}, "score", "posts_
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable
@@ -26,6 +27,8 @@ from app.ingest.models import Post
 from app.reporters.models import Reporter
 from app.scoring.models import LeaderboardEntry, PostVerdict
 from scoring.engine import ReporterResult, ScoreBreakdown, rank_leaderboard
+
+logger = logging.getLogger(__name__)
 
 ENTRIES = table(LeaderboardEntry)
 REPORTERS = table(Reporter)
@@ -247,19 +250,23 @@ class BoardCache:
     ``entries`` pages (least recently used dropped first).
 
     Under load most requests of a hot board are then answered on the event loop, without a worker
-    thread, a session or a query; and concurrent misses of one page share one query (the first one
-    computes, the others await it). Pages of unpublished or unknown events are never cached. One
-    instance per app (``app.state``); it lives in one process, so every worker keeps its own.
+    thread, a session or a query. Concurrent misses of one page share one query (the first one
+    computes, the others await it), and a page older than ``refresh_after_s`` (half the maximum age
+    unless given) is still served while one query refreshes it in the background, so a busy page is
+    never waited for. Pages of unpublished or unknown events are never cached. One instance per app
+    (``app.state``); it lives in one process, so every worker keeps its own.
     """
 
     def __init__(
         self,
         *,
         max_age_s: float = 1.0,
+        refresh_after_s: float | None = None,
         entries: int = 256,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.max_age_s = max_age_s
+        self.refresh_after_s = max_age_s / 2 if refresh_after_s is None else refresh_after_s
         self.entries = entries
         self._clock = clock
         self._pages: OrderedDict[BoardKey, tuple[float, bytes]] = OrderedDict()
@@ -270,15 +277,23 @@ class BoardCache:
         cached = self._pages.get(key)
         if cached is not None:
             started, body = cached
-            if self._clock() - started < self.max_age_s:
+            age = self._clock() - started
+            if age < self.max_age_s:
                 self._pages.move_to_end(key)
+                if age >= self.refresh_after_s and key not in self._pending:
+                    self._start(key, compute)  # in the background: this caller does not wait
                 return body
             del self._pages[key]
-        pending = self._pending.get(key)
-        if pending is None:
-            pending = self._pending[key] = asyncio.ensure_future(self._compute(key, compute))
+        pending = self._pending.get(key) or self._start(key, compute)
         # shielded: a caller that goes away does not cancel the query the others wait for
         return await asyncio.shield(pending)
+
+    def _start(
+        self, key: BoardKey, compute: Callable[[], Awaitable[bytes | None]]
+    ) -> asyncio.Future[bytes | None]:
+        task = self._pending[key] = asyncio.ensure_future(self._compute(key, compute))
+        task.add_done_callback(_retrieved)
+        return task
 
     async def _compute(self, key: BoardKey, compute: Callable[[], Awaitable[bytes | None]]) -> bytes | None:
         started = self._clock()
@@ -286,11 +301,21 @@ class BoardCache:
             body = await compute()
         finally:
             del self._pending[key]
-        if body is not None:
-            self._pages[key] = (started, body)
-            while len(self._pages) > self.entries:
-                self._pages.popitem(last=False)
+        if body is None:
+            self._pages.pop(key, None)  # unpublished or deleted meanwhile: no longer served
+            return None
+        self._pages[key] = (started, body)
+        self._pages.move_to_end(key)
+        while len(self._pages) > self.entries:
+            self._pages.popitem(last=False)
         return body
 
     def clear(self) -> None:
         self._pages.clear()
+
+
+def _retrieved(task: asyncio.Future[bytes | None]) -> None:
+    """Collect the outcome of a refresh nobody may await (asyncio warns about unretrieved errors);
+    a failed refresh keeps the page it would have replaced until that one is too old."""
+    if not task.cancelled() and task.exception() is not None:
+        logger.warning("could not refresh a leaderboard page", exc_info=task.exception())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import update
 from sqlmodel import Session
@@ -27,7 +28,7 @@ class FakeClock:
 
 def test_a_page_is_served_until_it_is_max_age_old() -> None:
     clock = FakeClock()
-    cache = BoardCache(max_age_s=1.0, clock=clock)
+    cache = BoardCache(max_age_s=1.0, refresh_after_s=1.0, clock=clock)  # no refresh ahead
     made: list[bytes] = []
 
     async def compute() -> bytes:
@@ -43,6 +44,64 @@ def test_a_page_is_served_until_it_is_max_age_old() -> None:
         return [first, second, third]
 
     assert asyncio.run(scenario()) == [b"page 0", b"page 0", b"page 1"]
+
+
+def test_an_ageing_page_is_refreshed_in_the_background() -> None:
+    clock = FakeClock()
+    cache = BoardCache(max_age_s=1.0, clock=clock)  # refreshed from half a second on
+    made: list[bytes] = []
+    release = asyncio.Event()
+
+    async def compute() -> bytes:
+        if made:
+            await release.wait()  # the refresh is slow: callers meanwhile get the cached page
+        made.append(b"page %d" % len(made))
+        return made[-1]
+
+    async def scenario() -> list[bytes | None]:
+        pages = [await cache.page(("wcc", 0, 50), compute)]
+        clock.now += 0.4
+        pages.append(await cache.page(("wcc", 0, 50), compute))  # young: no refresh
+        clock.now += 0.2
+        pages.append(await cache.page(("wcc", 0, 50), compute))  # 0.6 s: served, refresh starts
+        pages.append(await cache.page(("wcc", 0, 50), compute))  # refresh pending: not started twice
+        release.set()
+        for _ in range(3):
+            await asyncio.sleep(0)
+        pages.append(await cache.page(("wcc", 0, 50), compute))  # the refreshed page
+        return pages
+
+    assert asyncio.run(scenario()) == [b"page 0"] * 4 + [b"page 1"]
+    assert made == [b"page 0", b"page 1"]
+
+
+def test_a_failed_refresh_keeps_the_page_until_it_is_too_old(caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock()
+    cache = BoardCache(max_age_s=1.0, clock=clock)
+    calls: list[str] = []
+
+    async def compute() -> bytes:
+        calls.append("query")
+        if len(calls) > 1:
+            raise OSError("database went away")
+        return b"page"
+
+    async def scenario() -> list[bytes | None]:
+        pages = [await cache.page(("wcc", 0, 50), compute)]
+        clock.now += 0.6
+        pages.append(await cache.page(("wcc", 0, 50), compute))  # refresh starts and fails
+        for _ in range(3):
+            await asyncio.sleep(0)
+        clock.now += 0.3
+        pages.append(await cache.page(("wcc", 0, 50), compute))  # 0.9 s: still the old page
+        return pages
+
+    assert asyncio.run(scenario()) == [b"page"] * 3
+    assert "could not refresh a leaderboard page" in caplog.text
+    clock.now += 0.1  # 1.0 s: too old, and the query fails in the caller's face
+
+    with pytest.raises(OSError, match="went away"):
+        asyncio.run(cache.page(("wcc", 0, 50), compute))
 
 
 def test_concurrent_misses_share_one_computation_and_none_is_not_kept() -> None:
