@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -72,7 +72,35 @@ def process_env(db_url: str, extra: dict[str, str], **settings: str) -> dict[str
     return env
 
 
-def test_sigkill_at_20_random_points_then_restart_gives_exactly_the_ground_truth(
+def requests_served(scenario: Scenario) -> int:
+    return sum(int(s["requests"]) for s in scenario.simulator.stats().values())
+
+
+def post_rows(engine: Engine) -> int:
+    with Session(engine) as session:
+        return int(session.execute(select(func.count()).select_from(POSTS)).scalar_one())
+
+
+def wait_until(predicate: Callable[[], bool], proc: subprocess.Popen[bytes], what: str) -> None:
+    """Poll every 10 ms until ``predicate`` holds; the child must still be running (bounded: 60 s)."""
+    deadline = time.monotonic() + 60
+    while not predicate():
+        if proc.poll() is not None:
+            raise AssertionError(f"bie collect exited ({proc.returncode}) before {what}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.01)
+
+
+# Where each kill lands, in a seeded order. The clock of the random kills starts at the child's first
+# request (Python's start-up takes a varying 1–4 s on a busy machine; a kill during it only proves what
+# "start-up" proves). Each type hits a different step of ``collect_source``: before any lease or
+# request, during a page fetch with the lease held, just after a page's transaction committed (the
+# next page or the run's bookkeeping), and anywhere later in the pass.
+KILL_POINTS = ("after a commit", "start-up", "first request", *["random"] * 5)
+
+
+def test_sigkill_at_seeded_points_then_restart_gives_exactly_the_ground_truth(
     fresh_db_url: str, tmp_path: Path
 ) -> None:
     faults = Faults(slow_s=0.02, seed=3)
@@ -88,12 +116,28 @@ def test_sigkill_at_20_random_points_then_restart_gives_exactly_the_ground_truth
             BIE_LEASE_S="3",
         )
         rng = random.Random(20261121)
+        # "after a commit" goes first, while every page still brings new rows; the others in seeded order
+        rest = list(KILL_POINTS[1:])
+        rng.shuffle(rest)
+        plan = [KILL_POINTS[0], *rest]
         log = stack.enter_context((tmp_path / "collect.log").open("w"))
-        for _ in range(20):
+        interrupted = 0
+        for point in plan:
+            requests_before, rows_before = requests_served(scenario), post_rows(engine)
             proc = subprocess.Popen([*BIE, "collect", "--all"], env=env, stdout=log, stderr=log)
-            time.sleep(rng.uniform(0.4, 3.0))
+            if point == "start-up":
+                time.sleep(rng.uniform(0.05, 0.5))
+            else:
+                wait_until(lambda n=requests_before: requests_served(scenario) > n, proc, "a first request")
+                if point == "after a commit":
+                    wait_until(lambda n=rows_before: post_rows(engine) > n, proc, "a committed page")
+                elif point == "random":
+                    time.sleep(rng.uniform(0.0, 2.0))
+            interrupted += proc.poll() is None
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=30)
+        assert interrupted == len(plan), "a kill found bie collect already finished"
+        assert post_rows(engine) > 0, "no kill came after a commit: the drill proved nothing"
         # restart without interruption until nothing new arrives
         for _ in range(6):
             done = subprocess.run([*BIE, "collect", "--all"], env=env, stdout=log, stderr=log, timeout=300)
@@ -156,8 +200,8 @@ def test_two_workers_on_postgresql_never_collect_the_same_source_at_once(
                 subprocess.Popen([*BIE, "worker", "--parallel", "4"], env=worker_env, stdout=log, stderr=log)
             )
         runs = table(CollectorRun)
-        for _ in range(240):  # bounded by polls; each source must be collected at least twice
-            time.sleep(0.5)
+        for _ in range(1200):  # bounded by polls (2 min); each source must be collected at least twice
+            time.sleep(0.1)
             with Session(engine) as session:
                 counts = dict(
                     session.execute(

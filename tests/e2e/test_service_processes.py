@@ -30,8 +30,8 @@ from simulator.scenarios import build_scenario
 from tests.conftest import IN_CI, create_database, drop_database
 
 BIE = [sys.executable, "-m", "app.cli"]
-POLL_S = 0.5
-MAX_POLLS = 360  # a safety bound on waiting, not a speed assertion
+POLL_S = 0.1
+MAX_POLLS = 1800  # a safety bound on waiting (3 min), not a speed assertion
 
 
 def free_port() -> int:
