@@ -16,7 +16,7 @@ from app.core.errors import Conflict, InvalidInput, NotFound
 from app.events.models import Event, Registration
 from app.events.schemas import EventCreate, EventPublic
 from app.reporters.models import Reporter
-from app.scoring.dirty import mark_dirty
+from app.scoring.dirty import mark_dirty, mark_event_dirty
 from scoring.rules import RulesError, available_versions, load_rules
 
 
@@ -132,10 +132,14 @@ def update_event(
 ) -> Event:
     if spec.slug != event.slug and get_by_slug(session=session, slug=spec.slug) is not None:
         raise Conflict(f"an event with slug {spec.slug!r} already exists")
+    before = (event.window_start_at, event.window_end_at)
     event.slug = spec.slug
     _apply(event, spec)
     session.add(event)
     session.flush()
+    assert event.id is not None
+    # dates, time zone, tag rules or rule-set version may have changed: re-score whom it may concern
+    mark_event_dirty(session, event.id, [before, (event.window_start_at, event.window_end_at)])
     audit.record(
         session=session,
         action="event.update",

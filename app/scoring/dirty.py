@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from app.core.db import table
-from app.events.models import Event
+from app.events.models import Event, Registration
 from app.ingest.models import Post, PostEngagement
 from app.reporters.models import Account
 from app.scoring.models import EVERY_EVENT, ScoreDirty
@@ -28,6 +28,7 @@ EVENTS = table(Event)
 ACCOUNTS = table(Account)
 POSTS = table(Post)
 ENGAGEMENTS = table(PostEngagement)
+REGISTRATIONS = table(Registration)
 
 
 def _queue(session: Session, pairs: Iterable[tuple[int, int]]) -> None:
@@ -89,3 +90,26 @@ def mark_posts_dirty(session: Session, posts: Iterable[tuple[int | None, datetim
             if start - NEAR_MISS <= at < end + NEAR_MISS
         ),
     )
+
+
+def mark_event_dirty(session: Session, event_id: int, windows: Iterable[tuple[datetime, datetime]]) -> None:
+    """Mark every reporter an edited event involves: registered for it, or with posts in any of these
+    coverage windows (the event's before and after the edit, so that posts leaving it lose their
+    verdicts)."""
+    registered = session.execute(
+        select(REGISTRATIONS.c.reporter_id).where(REGISTRATIONS.c.event_id == event_id)
+    ).scalars()
+    involved = set(registered)
+    for start, end in windows:
+        involved.update(
+            session.execute(
+                select(POSTS.c.reporter_id)
+                .distinct()
+                .where(
+                    POSTS.c.reporter_id.is_not(None),
+                    POSTS.c.created_at >= start - NEAR_MISS,
+                    POSTS.c.created_at < end + NEAR_MISS,
+                )
+            ).scalars()
+        )
+    _queue(session, ((rid, event_id) for rid in involved))

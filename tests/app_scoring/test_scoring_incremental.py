@@ -213,3 +213,27 @@ def test_scoring_in_chunks_of_reporters_gives_the_same_result(session: Session, 
     monkeypatch.setattr(scoring, "SCORE_CHUNK", 2)
     scoring.rescore_event(session, event)
     assert snapshot(session, event) == whole
+
+
+def test_editing_an_event_queues_everyone_it_concerns(session: Session) -> None:
+    """Moving the Congress a week later: posts of the old dates fall outside the window (or out of
+    the candidates), and the queue alone brings the scores to what a full re-score gives."""
+    event = make_event(session)
+    ana = add_reporter(session, "Ana", "ana", event)
+    add_reporter(session, "Bo", "bo", None)  # not registered: involved through his posts only
+    items = [post(n, h, day=d) for n, (h, d) in enumerate([("ana", 9), ("ana", 20), ("bo", 10), ("bo", 24)])]
+    repo.upsert_posts(session, source_id=None, posts=items, now=NOW)
+    while scoring.rescore_pending(session):
+        pass
+    before = snapshot(session, event)
+    spec = events_service.parse_event(
+        {**events_service.spec_fields(event), "start": "2025-10-23", "end": "2025-10-29"}
+    )
+    events_service.update_event(session=session, event=event, spec=spec)
+    assert {rid for rid, eid in queued(session) if eid == event.id} >= {ana}
+    while scoring.rescore_pending(session):
+        pass
+    moved = snapshot(session, event)
+    assert moved != before
+    scoring.rescore_event(session, event)
+    assert snapshot(session, event) == moved
