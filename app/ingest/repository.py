@@ -15,7 +15,7 @@ from sqlmodel import Session
 from app.core.db import table, writing
 from app.ingest.models import Post, PostEngagement, PostSighting, Source
 from app.reporters.models import Account, VerificationState
-from app.scoring.dirty import mark_dirty
+from app.scoring.dirty import mark_posts_dirty
 from collectors.base import CollectedPost, Engagement
 
 POSTS = table(Post)
@@ -37,6 +37,8 @@ class PageOutcome:
     updated: int = 0
     unchanged: int = 0
     touched_reporters: set[int] = field(default_factory=set)
+    # (reporter, post instant) of every post stored or refreshed: the events to re-score them in
+    touched_posts: list[tuple[int, datetime]] = field(default_factory=list)
 
 
 def next_recheck(created_at: datetime, now: datetime) -> tuple[int, datetime | None]:
@@ -151,7 +153,7 @@ def upsert_posts(
         _update_known(session, updates)
     if source_id is not None:
         _record_sightings(session, source_id=source_id, items=items, ids=ids, now=now)
-    mark_dirty(session, outcome.touched_reporters)
+    mark_posts_dirty(session, outcome.touched_posts)
     # --- identity hook: verification codes in collected posts (owned by app/reporters/identity.py) ---
     from app.reporters.identity import detect_verification_codes  # late: identity imports this module
 
@@ -283,6 +285,7 @@ def _plan(
             outcome.new += 1
             if reporter_id is not None:
                 outcome.touched_reporters.add(reporter_id)
+                outcome.touched_posts.append((reporter_id, post.created_at))
             continue
         change: dict[str, Any] = {
             "id": row.id,
@@ -304,6 +307,7 @@ def _plan(
         for rid in (row.reporter_id, reporter_id):
             if rid is not None:
                 outcome.touched_reporters.add(rid)
+                outcome.touched_posts.append((rid, post.created_at))
     return inserts, updates
 
 
@@ -342,7 +346,7 @@ def mark_deleted(session: Session, *, post_id: int, now: datetime) -> int | None
     post.deleted_at = now
     session.add(post)
     if post.reporter_id is not None:
-        mark_dirty(session, [post.reporter_id])
+        mark_posts_dirty(session, [(post.reporter_id, post.created_at)])
     return post.reporter_id
 
 

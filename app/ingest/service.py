@@ -27,7 +27,7 @@ from app.core.settings import Settings, get_settings
 from app.ingest import repository as repo
 from app.ingest.models import CollectorRun, Post, PostSighting, Source
 from app.reporters.models import Account, VerificationState
-from app.scoring.dirty import mark_dirty
+from app.scoring.dirty import mark_posts_dirty
 from collectors.base import (
     Clock,
     CollectorError,
@@ -382,7 +382,7 @@ def recheck_due(
                     if engaged_post is not None and engaged_post.id is not None:
                         repo.store_engagement(session, post_id=engaged_post.id, engagement=item)
                         if engaged_post.reporter_id is not None:
-                            mark_dirty(session, [engaged_post.reporter_id])
+                            mark_posts_dirty(session, [(engaged_post.reporter_id, engaged_post.created_at)])
                 session.commit()
     return summary
 

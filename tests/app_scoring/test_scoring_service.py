@@ -146,7 +146,8 @@ def test_ingested_posts_become_verdicts_and_a_ranked_leaderboard(session: Sessio
     ]
     outcome = repo.upsert_posts(session, source_id=None, posts=posts, now=NOW)
     assert outcome.new == 7
-    assert scoring.rescore_pending(session) == 4  # the posts' authors and the registered reporters
+    # marks taken: each reporter for every event (added, registered), and the 3 authors for this event
+    assert scoring.rescore_pending(session) == 7
 
     items, total = boards.event_leaderboard(session, event)
     assert total == 3
