@@ -249,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="one repeat, short load runs, smaller backlog")
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument(
+        "--backlog", type=int, default=None, help="posts in the large collection backlog (default by scale)"
+    )
     parser.add_argument("--only", default=",".join(BENCHMARKS))
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "PERFORMANCE.md")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "last-run.json")
@@ -275,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     backlog = {"tiny": 2_000, "small": 20_000, "full": 100_000}[scale.name]
     if args.quick:
         backlog = min(backlog, 20_000)
+    if args.backlog:
+        backlog = args.backlog
 
     started = time.perf_counter()
     rows: list[Row] = []
