@@ -22,7 +22,7 @@ from app.judging.models import (
     ShortlistEntry,
 )
 from app.reporters.models import Account
-from app.scoring.dirty import NEAR_MISS
+from app.scoring.dirty import reporters_with_posts
 from app.scoring.models import RuleSet
 from app.scoring.service import registered_reporter_ids
 
@@ -44,16 +44,8 @@ def involved_reporter_ids(session: Session, event: Event) -> list[int]:
     """Registered reporters and those with posts near the coverage window (as a full re-score takes)."""
     assert event.id is not None
     registered = registered_reporter_ids(session, event.id)
-    with_posts = session.execute(
-        select(POSTS.c.reporter_id)
-        .distinct()
-        .where(
-            POSTS.c.reporter_id.is_not(None),
-            POSTS.c.created_at >= event.window_start_at - NEAR_MISS,
-            POSTS.c.created_at < event.window_end_at + NEAR_MISS,
-        )
-    ).scalars()
-    return sorted(set(registered) | {int(r) for r in with_posts})
+    with_posts = reporters_with_posts(session, event.window_start_at, event.window_end_at)
+    return sorted(set(registered) | with_posts)
 
 
 def handles_by_reporter(session: Session, reporter_ids: Sequence[int]) -> dict[int, list[str]]:

@@ -101,15 +101,24 @@ def mark_event_dirty(session: Session, event_id: int, windows: Iterable[tuple[da
     ).scalars()
     involved = set(registered)
     for start, end in windows:
-        involved.update(
-            session.execute(
-                select(POSTS.c.reporter_id)
-                .distinct()
-                .where(
-                    POSTS.c.reporter_id.is_not(None),
-                    POSTS.c.created_at >= start - NEAR_MISS,
-                    POSTS.c.created_at < end + NEAR_MISS,
-                )
-            ).scalars()
-        )
+        involved |= reporters_with_posts(session, start, end)
     _queue(session, ((rid, event_id) for rid in involved))
+
+
+def reporters_with_posts(
+    session: Session, start: datetime, end: datetime, among: Iterable[int] | None = None
+) -> set[int]:
+    """Reporters (of ``among``, or any) with posts in the candidate window of the coverage window
+    ``[start, end)``: ``NEAR_MISS`` wider on both sides."""
+    query = (
+        select(POSTS.c.reporter_id)
+        .distinct()
+        .where(
+            POSTS.c.reporter_id.is_not(None),
+            POSTS.c.created_at >= start - NEAR_MISS,
+            POSTS.c.created_at < end + NEAR_MISS,
+        )
+    )
+    if among is not None:
+        query = query.where(POSTS.c.reporter_id.in_(list(among)))
+    return set(session.execute(query).scalars())

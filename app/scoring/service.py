@@ -27,7 +27,7 @@ from app.core.db import table, writing
 from app.events.models import Event, Registration
 from app.ingest.models import Post, PostEngagement
 from app.reporters.models import Account, Reporter, VerificationState
-from app.scoring.dirty import NEAR_MISS
+from app.scoring.dirty import NEAR_MISS, reporters_with_posts
 from app.scoring.models import (
     EVERY_EVENT,
     LeaderboardEntry,
@@ -539,19 +539,8 @@ def rescore_event(session: Session, event: Event, now: datetime | None = None) -
     lock_scoring(session)
     rules = rules_for(session, event.rules_version)
     registered = registered_reporter_ids(session, event.id)  # type: ignore[arg-type]  # stored events have ids
-    with_posts = [
-        int(r)
-        for r in session.execute(
-            select(POSTS.c.reporter_id)
-            .distinct()
-            .where(
-                POSTS.c.reporter_id.is_not(None),
-                POSTS.c.created_at >= event.window_start_at - NEAR_MISS,
-                POSTS.c.created_at < event.window_end_at + NEAR_MISS,
-            )
-        ).scalars()
-    ]
-    reporter_ids = sorted(set(registered) | set(with_posts))
+    with_posts = reporters_with_posts(session, event.window_start_at, event.window_end_at)
+    reporter_ids = sorted(set(registered) | with_posts)
     # drop results of reporters no longer involved (withdrawn, deleted)
     for stored in (VERDICTS, DIGESTS):
         session.execute(
@@ -591,17 +580,7 @@ def involvement(session: Session, reporter_ids: Sequence[int]) -> dict[int, set[
             involved[event_id].add(rid)
         windows = session.execute(select(EVENTS.c.id, EVENTS.c.window_start_at, EVENTS.c.window_end_at)).all()
         for event_id, start, end in windows:
-            involved[event_id].update(
-                session.execute(
-                    select(POSTS.c.reporter_id)
-                    .distinct()
-                    .where(
-                        POSTS.c.reporter_id.in_(chunk),
-                        POSTS.c.created_at >= start - NEAR_MISS,
-                        POSTS.c.created_at < end + NEAR_MISS,
-                    )
-                ).scalars()
-            )
+            involved[event_id] |= reporters_with_posts(session, start, end, chunk)
     return involved
 
 
