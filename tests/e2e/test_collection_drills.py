@@ -128,9 +128,16 @@ def test_sigkill_at_seeded_points_then_restart_gives_exactly_the_ground_truth(
             if point == "start-up":
                 time.sleep(rng.uniform(0.05, 0.5))
             else:
-                wait_until(lambda n=requests_before: requests_served(scenario) > n, proc, "a first request")
+
+                def served_more(before: int = requests_before) -> bool:
+                    return requests_served(scenario) > before
+
+                def stored_more(before: int = rows_before) -> bool:
+                    return post_rows(engine) > before
+
+                wait_until(served_more, proc, "a first request")
                 if point == "after a commit":
-                    wait_until(lambda n=rows_before: post_rows(engine) > n, proc, "a committed page")
+                    wait_until(stored_more, proc, "a committed page")
                 elif point == "random":
                     time.sleep(rng.uniform(0.0, 2.0))
             interrupted += proc.poll() is None
