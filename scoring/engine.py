@@ -21,6 +21,7 @@ from scoring.text import analyse_text, normalise_tag, prefix_length, shingles
 from scoring.verdicts import Reason, reason_words
 
 __all__ = [
+    "EMPTY_BREAKDOWN",
     "EventResult",
     "LeaderboardEntry",
     "PostVerdict",
@@ -85,6 +86,24 @@ class ScoreBreakdown:
     counted_days: tuple[date, ...]
     platforms: tuple[str, ...]
     first_counted_at: datetime | None
+
+
+# The breakdown of a reporter with no counted post (what the engine gives an unregistered one).
+EMPTY_BREAKDOWN = ScoreBreakdown(
+    base=0,
+    engagement=0,
+    daily_cap_effect=0,
+    day_bonus=0,
+    platform_bonus=0,
+    score=0,
+    posts_counted=0,
+    articles_counted=0,
+    days_covered=0,
+    event_days_covered=0,
+    counted_days=(),
+    platforms=(),
+    first_counted_at=None,
+)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

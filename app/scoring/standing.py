@@ -42,7 +42,7 @@ from app.scoring.models import RuleSet as StoredRuleSet
 from app.scoring.service import ACCOUNTS, POSTS, REGISTRATIONS
 from app.scoring.service import _breakdown_from_json as breakdown_from_json
 from scoring.eligibility import Eligibility, assess_eligibility, minor_unit
-from scoring.engine import ReporterResult, ScoreBreakdown, score_reporter
+from scoring.engine import EMPTY_BREAKDOWN, ReporterResult, ScoreBreakdown, score_reporter
 from scoring.model import EventSpec, ReporterFacts
 from scoring.rules import RuleSet
 from scoring.text import analyse_text, jaccard_at_least, shingles
@@ -423,25 +423,6 @@ def _facts(session: Session, event: Event, reporter_id: int) -> ReporterFacts:
     return facts
 
 
-def _no_score() -> ScoreBreakdown:
-    """The breakdown of a reporter with no counted post (what the engine gives an unregistered one)."""
-    return ScoreBreakdown(
-        base=0,
-        engagement=0,
-        daily_cap_effect=0,
-        day_bonus=0,
-        platform_bonus=0,
-        score=0,
-        posts_counted=0,
-        articles_counted=0,
-        days_covered=0,
-        event_days_covered=0,
-        counted_days=(),
-        platforms=(),
-        first_counted_at=None,
-    )
-
-
 def _stored_standing(session: Session, event: Event, reporter_id: int) -> Standing | None:
     """The standing from the stored verdicts and entry, or None when they may not be current."""
     if _queued(session, event, reporter_id):
@@ -501,7 +482,7 @@ def _stored_standing(session: Session, event: Event, reporter_id: int) -> Standi
         # an unregistered reporter's stored verdicts must say so, or they predate the withdrawal
         if not lines or any(str(Reason.NOT_REGISTERED) not in line.reasons for line in lines):
             return None
-        breakdown = _no_score()
+        breakdown = EMPTY_BREAKDOWN
     counted = [line for line in lines if line.counted]
     after_cap = breakdown.base + breakdown.engagement + breakdown.daily_cap_effect
     if len(counted) != breakdown.posts_counted or sum(line.points for line in counted) != after_cap:

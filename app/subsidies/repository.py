@@ -17,7 +17,7 @@ from app.reporters.models import Reporter
 from app.scoring.models import LeaderboardEntry, ScoreDirty
 from app.subsidies.models import Subsidy, SubsidyState, SubsidyTransition
 from app.users.models import User
-from scoring.engine import ScoreBreakdown
+from scoring.engine import EMPTY_BREAKDOWN, ScoreBreakdown
 
 EVENTS = table(Event)
 SUBSIDIES = table(Subsidy)
@@ -191,22 +191,6 @@ def dirty_reporter_ids(session: Session, reporter_ids: Sequence[int]) -> set[int
 
 
 # --- stored scores --------------------------------------------------------------------------------
-
-EMPTY_BREAKDOWN = ScoreBreakdown(
-    base=0,
-    engagement=0,
-    daily_cap_effect=0,
-    day_bonus=0,
-    platform_bonus=0,
-    score=0,
-    posts_counted=0,
-    articles_counted=0,
-    days_covered=0,
-    event_days_covered=0,
-    counted_days=(),
-    platforms=(),
-    first_counted_at=None,
-)
 
 _INT_FIELDS = (
     "base",

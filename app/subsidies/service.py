@@ -44,7 +44,7 @@ from app.subsidies import repository as repo
 from app.subsidies.models import Subsidy, SubsidyState, SubsidyTransition
 from app.users.models import User
 from scoring.eligibility import Eligibility, assess_eligibility, minor_unit
-from scoring.engine import ReporterResult
+from scoring.engine import EMPTY_BREAKDOWN, ReporterResult
 
 SYSTEM_ROLE = "system"
 MAX_REASON = 2000
@@ -166,7 +166,7 @@ def _assess(session: Session, event: Event, reporter_ids: list[int]) -> dict[int
             anonymous=reporter.anonymous,
             registered=reporter.registered,
             verdicts=(),
-            breakdown=breakdowns.get(reporter_id, repo.EMPTY_BREAKDOWN),
+            breakdown=breakdowns.get(reporter_id, EMPTY_BREAKDOWN),
         )
         assessed[reporter_id] = assess_eligibility(rules=rules, event=spec, reporter=reporter, result=result)
     return assessed
