@@ -296,15 +296,8 @@ def _write_results(session: Session, event: Event, results: Sequence[ReporterRes
     if not changed:
         return
     changed_ids = [r.reporter_id for r in changed]
-    for chunk in _chunks(changed_ids):
-        session.execute(
-            delete(VERDICTS).where(
-                VERDICTS.c.event_id == event.id,
-                VERDICTS.c.rules_version == version,
-                VERDICTS.c.reporter_id.in_(chunk),
-            )
-        )
-        session.execute(delete(DIGESTS).where(*key, DIGESTS.c.reporter_id.in_(chunk)))
+    _delete_reporters_rows(session, VERDICTS, event, changed_ids)
+    _delete_reporters_rows(session, DIGESTS, event, changed_ids)
     rows = [
         {
             "event_id": event.id,
@@ -331,15 +324,7 @@ def _write_results(session: Session, event: Event, results: Sequence[ReporterRes
             for rid in changed_ids
         ],
     )
-    unregistered = [r.reporter_id for r in changed if not r.registered]
-    for chunk in _chunks(unregistered):
-        session.execute(
-            delete(ENTRIES).where(
-                ENTRIES.c.event_id == event.id,
-                ENTRIES.c.rules_version == version,
-                ENTRIES.c.reporter_id.in_(chunk),
-            )
-        )
+    _delete_reporters_rows(session, ENTRIES, event, [r.reporter_id for r in changed if not r.registered])
     registered = [r for r in changed if r.registered]
     if not registered:
         return
@@ -386,6 +371,18 @@ def _write_results(session: Session, event: Event, results: Sequence[ReporterRes
     ]
     if inserts:
         session.execute(insert(ENTRIES), inserts)
+
+
+def _delete_reporters_rows(session: Session, stored: Any, event: Event, reporter_ids: Sequence[int]) -> None:
+    """Delete these reporters' rows of ``stored`` (verdicts, digests, entries) for the event's version."""
+    for chunk in _chunks(reporter_ids):
+        session.execute(
+            delete(stored).where(
+                stored.c.event_id == event.id,
+                stored.c.rules_version == event.rules_version,
+                stored.c.reporter_id.in_(chunk),
+            )
+        )
 
 
 def _chunks(ids: Sequence[int], size: int = 5000) -> list[list[int]]:
