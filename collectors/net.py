@@ -8,8 +8,9 @@ machine's own network (SSRF). ``fetch_guarded`` enforces, for every untrusted UR
   including the 169.254.169.254 metadata service, multicast, unspecified, reserved, CGNAT
   100.64.0.0/10, nor any of those embedded in IPv6: IPv4-mapped, 6to4, Teredo, NAT64);
 * the check happens after DNS resolution *and* the TCP connection is pinned to the checked address
-  (``GuardedTransport`` resolves, checks and connects in one step, so DNS rebinding between the
-  check and the connect cannot smuggle in a private address);
+  (``GuardedTransport`` for httpx and ``GuardedHTTPAdapter`` for ``requests`` resolve, check and
+  connect in one step, so DNS rebinding between the check and the connect cannot smuggle in a
+  private address);
 * redirects are followed by hand, at most ``max_redirects`` hops, each hop checked again;
 * the body is streamed and capped at ``max_bytes`` (after decompression: gzip bombs count), and
   the whole fetch, redirects included, must finish within ``timeout_s``.
@@ -18,7 +19,9 @@ Staff-trusted sources (the simulator) skip the address checks but keep every oth
 
 Errors: ``UnsafeAddress`` (an ``InvalidSource``) for a refused URL or hop; ``BadPayload`` for a
 body over the cap or too many redirects; httpx transport errors and ``httpx.TimeoutException``
-propagate so that ``collectors.http.RequestRunner`` can retry them.
+propagate so that ``collectors.http.RequestRunner`` can retry them. A refusal is never transient:
+every collector raises it at once, without a second attempt or a back-off (``refusal_in`` finds it
+under the network error a library such as mastodon.py wraps it in).
 """
 
 from __future__ import annotations
@@ -28,11 +31,14 @@ import socket
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import httpcore
 import httpx
+import requests
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from collectors.base import BadPayload, InvalidSource
 
@@ -50,6 +56,7 @@ class UnsafeAddress(InvalidSource):
     def __init__(self, url: str, reason: str) -> None:
         super().__init__(f"refused {url}: {reason}")
         self.url = url
+        self.why = reason  # without the URL (``reason`` holds the whole message)
 
 
 def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -163,6 +170,65 @@ class GuardedTransport(httpx.HTTPTransport):
             ssl_context=self._pool._ssl_context,
             network_backend=_GuardedBackend(self.guard),
         )
+
+
+_Conn = TypeVar("_Conn", bound=HTTPConnection)
+
+
+def _pinned_connection(base: type[_Conn], guard: PublicAddressGuard) -> type[_Conn]:
+    def _new_conn(self: _Conn) -> socket.socket:
+        # urllib3 connects to ``_dns_host`` (set with ``host``); TLS (SNI, certificate) uses ``host``.
+        host: str = self._dns_host
+        addresses = guard.resolve(host, self.port)
+        self._dns_host = addresses[0]  # pin: connect to the address we checked
+        try:
+            return base._new_conn(self)
+        finally:
+            self._dns_host = host
+
+    return type(f"Pinned{base.__name__}", (base,), {"_new_conn": _new_conn})
+
+
+class GuardedHTTPAdapter(requests.adapters.HTTPAdapter):
+    """A ``requests`` adapter whose every connection (redirects too) goes to a checked public address."""
+
+    def __init__(self, guard: PublicAddressGuard | None = None, **kwargs: Any) -> None:
+        self.guard = guard or PublicAddressGuard()  # before super(): it builds the pool manager
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        pinned_http = _pinned_connection(HTTPConnection, self.guard)
+        pinned_https = _pinned_connection(HTTPSConnection, self.guard)
+
+        class GuardedPool(HTTPConnectionPool):
+            ConnectionCls = pinned_http
+
+        class GuardedTLSPool(HTTPSConnectionPool):
+            ConnectionCls = pinned_https
+
+        self.poolmanager.pool_classes_by_scheme = {"http": GuardedPool, "https": GuardedTLSPool}
+
+
+def guard_session(session: requests.Session, guard: PublicAddressGuard | None = None) -> requests.Session:
+    """Make ``session`` reach public addresses only (no proxies from the environment either)."""
+    adapter = GuardedHTTPAdapter(guard)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.trust_env = False
+    return session
+
+
+def refusal_in(exc: BaseException) -> UnsafeAddress | None:
+    """The address refusal behind ``exc``, when a library wrapped it in an error of its own."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, UnsafeAddress):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def guarded_client(*, trusted: bool, guard: PublicAddressGuard | None = None) -> httpx.Client:

@@ -513,7 +513,8 @@ def lookup_configs(session: Session, platform: Platform, url: str) -> list[tuple
 
 def describe_fetch_error(exc: CollectorError) -> str:
     if isinstance(exc, UnsafeAddress):
-        return f"the URL was refused: {exc.reason}"
+        # the address may be the post's or, for Mastodon, that of the server it is looked up on
+        return f"the address {exc.url} was refused: {exc.why}"
     reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
     return f"the post could not be read: {reason}"
 

@@ -44,8 +44,10 @@ request, when remaining ≤ ``rate_reserve`` we sleep (injected clock) until the
 
 **Errors.** 5xx, 409/413/502 (the SDK's ``NetworkError``), timeouts, connection resets and
 malformed bodies are retried with jittered exponential backoff, then ``TransientError``.
-401/403 (login refused, anonymous search refused) → ``SourceBlocked``; an expired or revoked
-token logs in again once. 404/501 (method not served) → ``InvalidSource``.
+Unless the source is trusted, every connection (redirects too) goes through ``collectors.net``'s
+address guard; a refused address (``UnsafeAddress``: not public, or not resolvable) is raised at
+once, never retried. 401/403 (login refused, anonymous search refused) → ``SourceBlocked``; an
+expired or revoked token logs in again once. 404/501 (method not served) → ``InvalidSource``.
 
 **Bad items.** An item that cannot be mapped (``BadPayload``) is skipped and counted in
 ``skipped_items`` (and logged); the page and the run go on.
@@ -96,6 +98,7 @@ from collectors.bluesky.mapping import (
     parse_post_uri,
     sort_at,
 )
+from collectors.net import GuardedTransport, PublicAddressGuard
 
 log = logging.getLogger(__name__)
 
@@ -211,8 +214,10 @@ class BlueskyCollector:
         rate_reserve: int = 1,
         engagement_max_pages: int = 10,
         seed: int | None = None,
+        guard: PublicAddressGuard | None = None,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
+        self.guard = guard or PublicAddressGuard()
         self.max_attempts = max(1, max_attempts)
         self.backoff_base_s = backoff_base_s
         self.backoff_cap_s = backoff_cap_s
@@ -220,7 +225,7 @@ class BlueskyCollector:
         self.engagement_max_pages = engagement_max_pages
         self.skipped_items = 0  # unmappable items skipped so far (also logged)
         self._rng = random.Random(seed)
-        self._sessions: dict[tuple[str, str | None, str | None, float], _Session] = {}
+        self._sessions: dict[tuple[str, str | None, str | None, float, bool], _Session] = {}
         self._sessions_lock = threading.Lock()
         # close the SDK's connections even when nobody calls close(): no leaked sockets
         self._finalizer = weakref.finalize(self, _close_sessions, self._sessions)
@@ -553,7 +558,7 @@ class BlueskyCollector:
     # --- the SDK, sessions, retries, rate limits --------------------------------------------
 
     def _session(self, config: SourceConfig) -> _Session:
-        key = (config.url, config.handle, config.token, config.timeout_s)
+        key = (config.url, config.handle, config.token, config.timeout_s, config.trusted)
         with self._sessions_lock:
             session = self._sessions.get(key)
             if session is None:
@@ -573,8 +578,13 @@ class BlueskyCollector:
         def on_response(response: Any) -> None:
             self._note_budget(holder[0], response.headers)
 
+        guarded: dict[str, Any] = {}
+        if not config.trusted:
+            guarded = {"transport": GuardedTransport(self.guard), "trust_env": False}
         request = Request(
-            timeout=config.timeout_s, event_hooks={"request": [on_request], "response": [on_response]}
+            timeout=config.timeout_s,
+            event_hooks={"request": [on_request], "response": [on_response]},
+            **guarded,
         )
         session = _Session(
             client=Client(base_url=config.url, request=request), handle=config.handle, password=config.token

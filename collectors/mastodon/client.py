@@ -33,8 +33,10 @@ Rate limits: ``X-RateLimit-Remaining``/``-Reset`` are read after every response;
 at or below the reserve, the next request waits for the reset (through the injected clock) when
 that is at most ``config.max_wait_s`` away, else ``RateLimited`` is raised. 429: the same rule.
 5xx, timeouts, resets, cut or non-JSON bodies: jittered exponential backoff, then
-``TransientError``. 401/403: ``SourceBlocked`` with the reason (``timelines_access`` is read
-from ``/api/v2/instance`` to say whether the server wants a token).
+``TransientError``. Unless the source is trusted, every connection (redirects too) goes through
+``collectors.net``'s address guard; a refused address (``UnsafeAddress``: not public, or not
+resolvable) is raised at once, never retried. 401/403: ``SourceBlocked`` with the reason
+(``timelines_access`` is read from ``/api/v2/instance`` to say whether the server wants a token).
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ from collectors.base import (
     TransientError,
 )
 from collectors.mastodon.mapping import account_key, map_item
+from collectors.net import PublicAddressGuard, guard_session, refusal_in
 
 log = logging.getLogger(__name__)
 
@@ -152,9 +155,18 @@ class _Feed:
 class _Connection:
     """One ``mastodon.py`` client for one run: waits, retries, counts requests and seconds."""
 
-    def __init__(self, config: SourceConfig, clock: Clock, policy: RetryPolicy, rng: random.Random) -> None:
+    def __init__(
+        self,
+        config: SourceConfig,
+        clock: Clock,
+        policy: RetryPolicy,
+        rng: random.Random,
+        guard: PublicAddressGuard,
+    ) -> None:
         self.config, self.clock, self.policy, self.rng = config, clock, policy, rng
         self.session = requests.Session()
+        if not config.trusted:
+            guard_session(self.session, guard)
         self.session.hooks["response"].append(self._observe)
         self.api = Mastodon(
             api_base_url=config.url.rstrip("/"),
@@ -247,6 +259,9 @@ class _Connection:
             except MastodonUnauthorizedError as exc:
                 raise _Unauthorized(f"{endpoint}: 401 unauthorized") from exc
             except (MastodonServerError, MastodonNetworkError) as exc:
+                refused = refusal_in(exc)
+                if refused is not None:  # not transient: the address will not become public
+                    raise refused from None
                 reason = f"{type(exc).__name__}: {_short(exc)}"
             except MastodonAPIError as exc:
                 status = self._status()
@@ -294,10 +309,12 @@ class MastodonCollector:
         clock: Clock | None = None,
         policy: RetryPolicy | None = None,
         rng: random.Random | None = None,
+        guard: PublicAddressGuard | None = None,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
         self.policy = policy or RetryPolicy()
         self.rng = rng or random.Random()
+        self.guard = guard or PublicAddressGuard()
         self.skipped_items = 0
 
     # --- Collector protocol -----------------------------------------------------------------
@@ -396,7 +413,7 @@ class MastodonCollector:
 
     @contextlib.contextmanager
     def _connect(self, config: SourceConfig) -> Iterator[_Connection]:
-        conn = _Connection(config, self.clock, self.policy, self.rng)
+        conn = _Connection(config, self.clock, self.policy, self.rng, self.guard)
         try:
             yield conn
         finally:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+import requests
 import respx
 
 from collectors.base import BadPayload, RateLimited, TransientError
@@ -18,8 +19,10 @@ from collectors.net import (
     UnsafeAddress,
     conditional_headers,
     fetch_guarded,
+    guard_session,
     guarded_client,
     is_public_address,
+    refusal_in,
     validators,
 )
 from simulator.app import Simulator
@@ -295,6 +298,48 @@ class TestGuardedTransport:
         assert b"<rss" in response.content
 
 
+class LoopbackOnlyGuard(PublicAddressGuard):
+    """Resolves every name to loopback by itself (the OS could not resolve these names)."""
+
+    def resolve(self, host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]
+
+
+class TestGuardedHTTPAdapter:
+    """The same guard for ``requests`` (mastodon.py's HTTP library)."""
+
+    @pytest.fixture
+    def server(self):
+        simulator = Simulator()
+        simulator.add("/blogs", BlogSim(seed=3, sites=1, articles=3))
+        with simulator.serve() as handle:
+            yield handle
+
+    def test_connection_is_refused_at_connect_time(self, server, fake_dns: dict[str, str]) -> None:
+        fake_dns["rebind.example.org"] = "127.0.0.1"
+        with requests.Session() as session, pytest.raises(UnsafeAddress, match="127.0.0.1"):
+            guard_session(session).get(f"http://rebind.example.org:{server.port}/blogs/mangrove-notes/feed/")
+
+    def test_connection_goes_to_the_checked_address(self, server) -> None:
+        # "pinned.invalid" cannot resolve through the OS: reaching the server proves the
+        # connection went to the address the guard returned.
+        with requests.Session() as session:
+            response = guard_session(session, LoopbackOnlyGuard()).get(
+                f"http://pinned.invalid:{server.port}/blogs/mangrove-notes/feed/", timeout=5
+            )
+        assert response.status_code == 200
+        assert b"<rss" in response.content
+
+    def test_the_refusal_is_found_under_a_wrapping_error(self) -> None:
+        refused = UnsafeAddress("http://10.0.0.1/", "resolves to non-public address 10.0.0.1")
+        wrapped = RuntimeError("Could not complete request")  # as mastodon.py wraps it
+        wrapped.__context__ = refused
+        outer = ValueError("outer")
+        outer.__cause__ = wrapped
+        assert refusal_in(outer) is refused
+        assert refusal_in(httpx.ConnectError("refused")) is None
+
+
 class Resp:
     def __init__(self, status: int, headers: dict[str, str] | None = None, body: str = "ok"):
         self.status_code = status
@@ -398,6 +443,17 @@ class TestRequestRunner:
 
         with pytest.raises(TransientError, match="malformed"):
             runner.call(sequence(Resp(200), Resp(200)), parse)
+
+    def test_a_refused_address_is_raised_at_once(self) -> None:
+        # A refusal (the URL or a redirect hop, checked before or at connect time) is not
+        # transient: no second attempt, no back-off.
+        clock = FakeClock()
+        runner = self.runner(clock)
+        send = sequence(UnsafeAddress("http://10.0.0.1/", "resolves to non-public address 10.0.0.1"))
+        with pytest.raises(UnsafeAddress):
+            runner.call(send, lambda r: r.body)
+        assert runner.take_stats() == (1, 0.0)
+        assert clock.slept == []
 
     def test_header_styles(self) -> None:
         now = datetime(2025, 10, 10, tzinfo=UTC)

@@ -29,14 +29,15 @@ STAND_IN_PUBLIC = "127.0.0.5"  # plays a public host in these drills (see ``publ
 class Canary:
     def __init__(self, host: str, redirect_to: str | None = None) -> None:
         self.hits: list[str] = []
+        self.redirect_to = redirect_to  # read per request: a drill may point it elsewhere
         canary = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802  (http.server's naming)
                 canary.hits.append(self.path)
-                if redirect_to is not None:
+                if canary.redirect_to is not None:
                     self.send_response(302)
-                    self.send_header("Location", redirect_to)
+                    self.send_header("Location", canary.redirect_to)
                     self.end_headers()
                     return
                 body = b"<html><body><article>BIE-AAAA-BBBB #iucncec secret inside</article></body></html>"
@@ -59,10 +60,10 @@ class Canary:
         self.server.server_close()
 
 
-@pytest.fixture(autouse=True)
-def no_backoff_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The collectors retry a refused fetch with real back-off sleeps (seconds per drill URL); every
-    attempt still goes through the address guard and the canary still counts, so skip the waiting."""
+@pytest.fixture
+def backoff_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Every back-off or rate-limit wait a collector asks for (recorded, not slept): a refused
+    address is final, so a drill that only meets refusals must record none."""
     waits: list[float] = []
     monkeypatch.setattr(SystemClock, "sleep", lambda self, seconds: waits.append(seconds))
     return waits
@@ -153,15 +154,16 @@ def drills(canary: Canary, fake_dns: dict[str, str], public_stand_in: Canary) ->
 @pytest.fixture
 def redirect_to_canary(canary: Canary, public_stand_in: Canary) -> None:
     """Make the stand-in public host redirect to the canary."""
-    public_stand_in.close()
-    replacement = Canary(STAND_IN_PUBLIC, redirect_to=f"http://127.0.0.1:{canary.port}/post/1")
-    public_stand_in.server = replacement.server
-    public_stand_in.port = replacement.port
-    public_stand_in.hits = replacement.hits
+    public_stand_in.redirect_to = f"http://127.0.0.1:{canary.port}/post/1"
 
 
 def test_claims_never_fetch_inside(
-    security_world: SecurityWorld, canary: Canary, drills: dict[str, str], redirect_to_canary: None
+    security_world: SecurityWorld,
+    canary: Canary,
+    public_stand_in: Canary,
+    drills: dict[str, str],
+    redirect_to_canary: None,
+    backoff_waits: list[float],
 ) -> None:
     reporter = security_world.callers["reporter"]
     reporter.reset()
@@ -176,13 +178,16 @@ def test_claims_never_fetch_inside(
             assert body["reason"]
             assert "secret inside" not in response.text
     assert canary.hits == [], f"the canary was reached: {canary.hits}"
+    assert public_stand_in.hits == ["/r"]  # the redirect drill did get its redirect
     assert len(answers) >= 20
+    assert backoff_waits == []
 
 
 def test_claims_as_mastodon_urls_never_fetch_inside(
-    security_world: SecurityWorld, canary: Canary, fake_dns: dict[str, str]
+    security_world: SecurityWorld, canary: Canary, fake_dns: dict[str, str], backoff_waits: list[float]
 ) -> None:
-    """With no Mastodon source configured the post's own server is asked: it must be public."""
+    """The URL is looked up through the configured Mastodon source (here a server that does not
+    resolve: refused at once, like a private one); with none, the post's own server must be public."""
     fake_dns["canary.example"] = "127.0.0.1"
     reporter = security_world.callers["reporter"]
     reporter.reset()
@@ -196,10 +201,15 @@ def test_claims_as_mastodon_urls_never_fetch_inside(
         if response.status_code == 201:
             assert response.json()["state"] == "rejected"
     assert canary.hits == []
+    assert backoff_waits == []
 
 
 def test_verify_now_never_fetches_inside(
-    security_world: SecurityWorld, canary: Canary, drills: dict[str, str], redirect_to_canary: None
+    security_world: SecurityWorld,
+    canary: Canary,
+    drills: dict[str, str],
+    redirect_to_canary: None,
+    backoff_waits: list[float],
 ) -> None:
     reporter = security_world.callers["reporter"]
     reporter.reset()
@@ -213,10 +223,11 @@ def test_verify_now_never_fetches_inside(
     assert canary.hits == [], f"the canary was reached: {canary.hits}"
     after = reporter.client.get("/api/v1/me/accounts").json()["data"]
     assert [a["state"] for a in after if a["id"] == account_id] == ["pending"]
+    assert backoff_waits == []
 
 
 def test_untrusted_feed_sources_never_fetch_inside(
-    canary: Canary, drills: dict[str, str], redirect_to_canary: None
+    canary: Canary, drills: dict[str, str], redirect_to_canary: None, backoff_waits: list[float]
 ) -> None:
     collector = collector_for(Platform.BLOG)
     refused = 0
@@ -235,6 +246,7 @@ def test_untrusted_feed_sources_never_fetch_inside(
         refused += 1
     assert refused == len(drills)
     assert canary.hits == [], f"the canary was reached: {canary.hits}"
+    assert backoff_waits == []
 
 
 def test_a_trusted_source_may_reach_the_simulator_on_loopback(canary: Canary) -> None:

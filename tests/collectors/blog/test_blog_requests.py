@@ -184,12 +184,14 @@ def test_byte_cap(collector: BlogCollector) -> None:
 
 
 @respx.mock
-def test_feed_redirecting_to_a_private_address_is_refused(collector: BlogCollector) -> None:
-    respx.get(FEED).respond(301, headers={"Location": "http://evil.example.org/feed"})
+def test_feed_redirecting_to_a_private_address_is_refused(collector: BlogCollector, fake_clock) -> None:
+    feed = respx.get(FEED).respond(301, headers={"Location": "http://evil.example.org/feed"})
     private = respx.get("http://evil.example.org/feed").respond(200, content=rss(item(1)))
     with pytest.raises(UnsafeAddress):
         list(collector.fetch(config(), None))
     assert not private.called
+    assert feed.call_count == 1  # a refusal is final: no retry, no back-off
+    assert fake_clock.slept == []
 
 
 @respx.mock
@@ -248,9 +250,10 @@ def test_fetch_url_reads_the_article_page(collector: BlogCollector) -> None:
     assert post.text == "A\n\nHello"
 
 
-def test_fetch_url_refuses_private_targets(collector: BlogCollector) -> None:
+def test_fetch_url_refuses_private_targets(collector: BlogCollector, fake_clock) -> None:
     with pytest.raises(UnsafeAddress):
         collector.fetch_url(config(), "http://169.254.169.254/latest/meta-data/")
+    assert fake_clock.slept == []
 
 
 @pytest.mark.parametrize("url", ["", "ftp://blog.example.org/feed", "feed.xml"])

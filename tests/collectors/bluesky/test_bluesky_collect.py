@@ -17,6 +17,7 @@ from collectors.base import (
     TransientError,
 )
 from collectors.bluesky.mapping import normalise_tag
+from collectors.net import UnsafeAddress
 from collectors.registry import collector_for
 from simulator.bluesky import Segment
 from simulator.core import Faults
@@ -344,3 +345,22 @@ def test_text_keeps_full_links_and_multibyte_facets(bluesky_world):
         f"🌿🐢 自然保护 Природа {url} with @{world.sim.people[3].bluesky_handle} #NatureForAll"
     )
     assert post.post.tags == ("NatureForAll",)
+
+
+class TestAddressGuard:
+    """An untrusted PDS is reached only at public addresses; a refusal is final, never retried."""
+
+    def test_a_name_resolving_to_loopback_is_refused_at_once(self, bluesky_world, lan_dns):
+        world = bluesky_world(posts=20)
+        lan_dns["pds-lan.test"] = "127.0.0.1"
+        config = world.config(url="https://pds-lan.test", trusted=False)
+        with pytest.raises(UnsafeAddress, match="non-public address 127.0.0.1"):
+            run(world.collector(), config)
+        assert world.clock.slept == []
+
+    def test_an_unresolvable_pds_fails_at_once(self, bluesky_world, lan_dns):
+        world = bluesky_world(posts=20)
+        config = world.config(url="https://gone.test", trusted=False, handle=None, token=None)
+        with pytest.raises(UnsafeAddress, match="cannot resolve"):
+            run(world.collector(), config)
+        assert world.clock.slept == []

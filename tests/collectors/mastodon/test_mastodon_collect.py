@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from dataclasses import replace
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -20,8 +22,10 @@ from collectors.base import (
     TransientError,
 )
 from collectors.mastodon.client import MastodonCollector, RetryPolicy
+from collectors.net import UnsafeAddress
 from collectors.registry import collector_for
 from simulator.core import Faults
+from tests.collectors.mastodon.conftest import FastClock, Federation
 
 
 def run(
@@ -366,3 +370,40 @@ def test_replies_left_out_of_a_tag_feed_are_left_out_of_truth(serve, collector):
     assert replies
     assert not replies & fed.servers["social2"].truth()
     assert replies & fed.servers["social1"].truth()  # the same replies do show elsewhere
+
+
+class TestAddressGuard:
+    """An untrusted server is reached only at public addresses; a refusal is final, never retried."""
+
+    def test_a_name_resolving_to_loopback_is_refused_before_any_request(
+        self, federation: Federation, collector: MastodonCollector, clock: FastClock, lan_dns: dict[str, str]
+    ) -> None:
+        lan_dns["mastodon-lan.test"] = "127.0.0.1"
+        port = urlsplit(federation.url).port
+        config = federation.config("social1", trusted=False)
+        config = replace(config, url=f"http://mastodon-lan.test:{port}/mastodon/social1")
+        with pytest.raises(UnsafeAddress, match="non-public address 127.0.0.1"):
+            run(collector, config)
+        with pytest.raises(UnsafeAddress):
+            collector.fetch_url(config, f"http://mastodon-lan.test:{port}/@ana/1")
+        assert federation.requests("social1") == 0
+        assert clock.slept == []
+
+    def test_an_unresolvable_server_fails_at_once(
+        self, collector: MastodonCollector, clock: FastClock, lan_dns: dict[str, str]
+    ) -> None:
+        config = SourceConfig(Platform.MASTODON, "https://gone.test", tags=("iucncec",), timeout_s=5.0)
+        with pytest.raises(UnsafeAddress, match="cannot resolve"):
+            collector.fetch_url(config, "https://gone.test/@ana/113456789")
+        assert clock.slept == []
+
+    def test_a_trusted_server_may_be_on_loopback(
+        self, federation: Federation, collector: MastodonCollector, lan_dns: dict[str, str]
+    ) -> None:
+        lan_dns["mastodon-lan.test"] = "127.0.0.1"
+        port = urlsplit(federation.url).port
+        config = replace(
+            federation.config("social1"), url=f"http://mastodon-lan.test:{port}/mastodon/social1"
+        )
+        pages, _ = run(collector, config)
+        assert keys_of(pages)
