@@ -27,6 +27,7 @@ __all__ = [
     "PostVerdict",
     "ReporterResult",
     "ScoreBreakdown",
+    "ShingleMemo",
     "coverage_window",
     "post_day",
     "rank_leaderboard",
@@ -326,20 +327,33 @@ def _unique_posts(posts: Iterable[PostFacts]) -> list[PostFacts]:
     return [by_id[post_id] for post_id in sorted(by_id)]
 
 
-def _prefix(own: frozenset[str], size: int) -> list[str]:
-    """The first ``size`` shingles in the order of their hashes, and any that tie with the last one.
+def _prefix(ordered_hashes: list[int], size: int) -> list[int]:
+    """The first ``size`` shingle hashes in ascending order, and any that tie with the last one.
 
     The prefix filter (see ``prefix_length``) holds for any total order that is the same for every
-    set; ordering by hash is one (ties broken by the text), cheap because a string keeps its hash,
-    and it makes prefixes a random sample, so unrelated texts rarely share one. Taking every
-    shingle tied with the last makes the prefix a superset of that order's, whatever the ties."""
-    ordered = sorted(own, key=hash)
+    set; ordering by hash (ties broken by the text) is one, cheap because a string keeps its hash, and
+    it makes prefixes a random sample, so unrelated texts rarely share one. Indexing the hashes of that
+    prefix, with every hash tied with the last, finds a superset of that order's candidates (equal
+    hashes of different shingles only add candidates, which are then compared exactly)."""
     end = size
-    if end < len(ordered):
-        last = hash(ordered[end - 1])
-        while end < len(ordered) and hash(ordered[end]) == last:
+    if end < len(ordered_hashes):
+        last = ordered_hashes[end - 1]
+        while end < len(ordered_hashes) and ordered_hashes[end] == last:
             end += 1
-    return ordered[:end]
+    return ordered_hashes[:end]
+
+
+@dataclass(slots=True)
+class _Shingled:
+    """A normalised text's shingles and, once a prefix index needs them, their hashes in order."""
+
+    shingles: frozenset[str]
+    ordered_hashes: list[int] | None = None
+
+
+ShingleMemo = dict[str, _Shingled]
+"""Normalised text -> its shingles, shared by the events a caller scores one reporter for (a post's
+text is the same in every event); start with ``{}``."""
 
 
 # Below this many passing posts with text, comparing each with every kept post (sizes first) is cheaper
@@ -347,18 +361,24 @@ def _prefix(own: frozenset[str], size: int) -> list[str]:
 _SMALL_GROUP = 12
 
 
-def _mark_duplicates(context: _Context, passing: list[_Assessed]) -> None:
+def _mark_duplicates(context: _Context, passing: list[_Assessed], memo: ShingleMemo) -> None:
     """Mark each passing post that repeats a better post already kept (best first)."""
     size = context.rules.duplicates.shingle_size
     numerator, denominator = context.jaccard_numerator, context.jaccard_denominator
     kept_texts: dict[str, int] = {}
     kept: list[tuple[frozenset[str], int, int]] = []  # (shingles, their count, post id), best first
-    shingle_sets = {item.normalised: shingles(item.normalised, size) for item in passing if item.normalised}
-    small = len(shingle_sets) <= _SMALL_GROUP
+    texts = {item.normalised for item in passing if item.normalised}
+    small = len(texts) <= _SMALL_GROUP
+    for text in texts:
+        entry = memo.get(text)
+        if entry is None:
+            entry = memo[text] = _Shingled(shingles(text, size))
+        if not small and entry.ordered_hashes is None:
+            entry.ordered_hashes = sorted(map(hash, entry.shingles))
     if not small:
         prefix_size = partial(prefix_length, threshold=context.rules.duplicates.jaccard_threshold)
-        # a shingle -> positions in `kept` of the kept posts whose prefix holds it
-        kept_by_prefix: dict[str, list[int]] = defaultdict(list)
+        # a shingle's hash -> positions in `kept` of the kept posts whose prefix holds it
+        kept_by_prefix: dict[int, list[int]] = defaultdict(list)
     for assessed in passing:
         text = assessed.normalised
         if not text:
@@ -368,12 +388,14 @@ def _mark_duplicates(context: _Context, passing: list[_Assessed]) -> None:
             assessed.duplicate_of = exact
             assessed.reasons.append(Reason.DUPLICATE)
             continue
-        own_shingles = shingle_sets[text]
+        entry = memo[text]
+        own_shingles = entry.shingles
         own_count = len(own_shingles)
         if small:
             candidates: Iterable[int] = range(len(kept))
         else:
-            prefix = _prefix(own_shingles, prefix_size(own_count))
+            assert entry.ordered_hashes is not None  # filled above for a large group
+            prefix = _prefix(entry.ordered_hashes, prefix_size(own_count))
             candidates = sorted({position for token in prefix for position in kept_by_prefix.get(token, ())})
         for position in candidates:  # best kept post first, as a plain scan would find it
             other_shingles, other_count, other_id = kept[position]
@@ -448,12 +470,14 @@ def score_reporter(
     reporter: ReporterFacts,
     posts: Iterable[PostFacts],
     other_reporters_verified_keys: frozenset[str],
+    memo: ShingleMemo | None = None,
 ) -> ReporterResult:
     """Score one reporter's own posts for one event.
 
     `other_reporters_verified_keys` are the verified accounts of every other reporter registered
     for the event; passing the event-wide set including this reporter's own keys gives the same
-    result, since a reporter's own accounts are left out of engagement anyway.
+    result, since a reporter's own accounts are left out of engagement anyway. `memo` (one per
+    reporter) lets a caller scoring several events share the shingles of the same texts.
     """
     context = _Context(rules, event)
     unique = _unique_posts(posts)
@@ -474,7 +498,7 @@ def score_reporter(
         for post in unique
     ]
     passing = sorted((item for item in assessed if not item.reasons), key=_Assessed.best_first_key)
-    _mark_duplicates(context, passing)
+    _mark_duplicates(context, passing, {} if memo is None else memo)
     counted = [item for item in passing if not item.reasons]
     _apply_daily_cap(context, counted)
     return ReporterResult(

@@ -36,10 +36,10 @@ def score(
             if event
             else list(session.exec(select(Event)).all())
         )
-        with console.status("scoring…"):
-            for item in events:
-                scoring.rescore_event(session, item)
-                err_console.print(f"scored {item.slug}")
+        with console.status(f"scoring {len(events)} event(s)…"):
+            scoring.rescore_events(session, events)  # each reporter's posts read once for all events
+        for item in events:
+            err_console.print(f"scored {item.slug}")
         console.print(f"re-scored {len(events)} event(s) in full")
 
 

@@ -7,11 +7,11 @@ PostgreSQL: psycopg 3.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event, insert
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
 
@@ -105,3 +105,37 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
 def table(model: type[SQLModel]) -> Table:
     """The Core table behind a SQLModel class (for bulk and typed Core queries)."""
     return cast(Table, model.__table__)  # type: ignore[attr-defined]  # set by SQLModel for table=True classes
+
+
+def insert_rows(
+    session: Session, target: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """One ``executemany`` INSERT of ``rows`` (tuples in the order of ``columns``) in the session's
+    transaction, each value bound by its column's own type exactly as ``session.execute(insert(...),
+    dicts)`` binds it, without SQLAlchemy's per-row parameter handling (the bulk of a large insert's
+    cost in Python)."""
+    dialect = session.get_bind().dialect
+    compiled = insert(target).compile(dialect=dialect, column_keys=list(columns))
+    defaulted = sorted(set(compiled.params) - set(columns))
+    if defaulted:  # insert() would fill these from Python-side defaults, row by row
+        raise ValueError(f"insert_rows into {target.name} needs values for {', '.join(defaulted)}")
+    processors = [
+        (index, processor)
+        for index, name in enumerate(columns)
+        if (processor := target.c[name].type._cached_bind_processor(dialect)) is not None
+    ]
+    bound: list[Any] = []
+    for row in rows:
+        values = list(row)
+        for index, processor in processors:
+            values[index] = processor(values[index])
+        bound.append(values)
+    if not bound:
+        return
+    if dialect.positional:
+        assert compiled.positiontup is not None  # positional dialects always name the order
+        order = [columns.index(name) for name in compiled.positiontup]
+        params: list[Any] = [tuple(values[i] for i in order) for values in bound]
+    else:
+        params = [dict(zip(columns, values, strict=True)) for values in bound]
+    session.connection().exec_driver_sql(compiled.string, params)

@@ -12,10 +12,11 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
@@ -23,7 +24,7 @@ from typing import Any
 from sqlalchemy import Engine, Text, bindparam, cast, delete, insert, select, text, update
 from sqlmodel import Session
 
-from app.core.db import table, writing
+from app.core.db import insert_rows, table, writing
 from app.events.models import Event, Registration
 from app.ingest.models import Post, PostEngagement
 from app.reporters.models import Account, Reporter, VerificationState
@@ -37,7 +38,7 @@ from app.scoring.models import (
     ScoreDirty,
     ScoreHistory,
 )
-from scoring.engine import ReporterResult, ScoreBreakdown, rank_leaderboard, score_reporter
+from scoring.engine import ReporterResult, ScoreBreakdown, ShingleMemo, rank_leaderboard, score_reporter
 from scoring.model import EventSpec, PostFacts, ReporterFacts
 from scoring.rules import RuleSet as Rules
 from scoring.rules import rules_toml_text
@@ -123,35 +124,49 @@ def verified_keys_by_reporter(
 
 
 def reporter_facts(session: Session, event: Event, reporter_ids: Iterable[int]) -> dict[int, ReporterFacts]:
+    return reporter_facts_by_event(session, [event], reporter_ids).get(event.id or 0, {})
+
+
+def reporter_facts_by_event(
+    session: Session, events: Sequence[Event], reporter_ids: Iterable[int]
+) -> dict[int, dict[int, ReporterFacts]]:
+    """These reporters as each event's scoring sees them (registration, verified accounts), keyed by
+    event id, then reporter id; a deleted reporter is neither registered nor verified."""
     ids = list(reporter_ids)
-    if not ids:
+    if not ids or not events:
         return {}
     reporters = session.execute(
         select(REPORTERS.c.id, REPORTERS.c.name, REPORTERS.c.public_listing, REPORTERS.c.deleted_at).where(
             REPORTERS.c.id.in_(ids)
         )
     ).all()
-    registered = dict(
-        session.execute(
-            select(REGISTRATIONS.c.reporter_id, REGISTRATIONS.c.registered_at).where(
-                REGISTRATIONS.c.event_id == event.id,
+    registered: dict[tuple[int, int], datetime] = {
+        (row.event_id, row.reporter_id): row.registered_at
+        for row in session.execute(
+            select(
+                REGISTRATIONS.c.event_id, REGISTRATIONS.c.reporter_id, REGISTRATIONS.c.registered_at
+            ).where(
+                REGISTRATIONS.c.event_id.in_([event.id for event in events]),
                 REGISTRATIONS.c.reporter_id.in_(ids),
                 REGISTRATIONS.c.withdrawn_at.is_(None),
             )
-        ).all()
-    )
-    keys = verified_keys_by_reporter(session, ids)
-    facts = {}
-    for row in reporters:
-        deleted = row.deleted_at is not None
-        facts[row.id] = ReporterFacts(
-            reporter_id=row.id,
-            name=row.name,
-            anonymous=not row.public_listing,
-            registered_at=None if deleted else _aware(registered.get(row.id)),
-            verified_account_keys=frozenset() if deleted else keys.get(row.id, frozenset()),
         )
-    return facts
+    }
+    keys = verified_keys_by_reporter(session, ids)
+    by_event: dict[int, dict[int, ReporterFacts]] = {}
+    for event in events:
+        event_id = event.id or 0
+        facts = by_event[event_id] = {}
+        for row in reporters:
+            deleted = row.deleted_at is not None
+            facts[row.id] = ReporterFacts(
+                reporter_id=row.id,
+                name=row.name,
+                anonymous=not row.public_listing,
+                registered_at=None if deleted else _aware(registered.get((event_id, row.id))),
+                verified_account_keys=frozenset() if deleted else keys.get(row.id, frozenset()),
+            )
+    return by_event
 
 
 @lru_cache(maxsize=1024)
@@ -179,9 +194,22 @@ def registered_reporter_ids(session: Session, event_id: int) -> list[int]:
 
 def post_facts(session: Session, event: Event, reporter_ids: Sequence[int]) -> dict[int, list[PostFacts]]:
     """The candidate posts of these reporters for ``event``, as scoring facts, grouped by reporter."""
+    return posts_between(session, reporter_ids, *candidate_span(event))
+
+
+def candidate_span(event: Event) -> tuple[datetime, datetime]:
+    """The instants whose posts get a verdict for the event: its coverage window ± the near-miss margin
+    (start inclusive, end exclusive)."""
+    return event.window_start_at - NEAR_MISS, event.window_end_at + NEAR_MISS
+
+
+def posts_between(
+    session: Session, reporter_ids: Sequence[int], start: datetime, end: datetime
+) -> dict[int, list[PostFacts]]:
+    """These reporters' posts created in [start, end), as scoring facts, grouped by reporter, each
+    reporter's in order of creation."""
     if not reporter_ids:
         return {}
-    start, end = event.window_start_at - NEAR_MISS, event.window_end_at + NEAR_MISS
     p = POSTS.c
     rows = session.execute(
         select(
@@ -206,6 +234,7 @@ def post_facts(session: Session, event: Event, reporter_ids: Sequence[int]) -> d
         )
         .select_from(POSTS.outerjoin(ACCOUNTS, ACCOUNTS.c.id == p.account_id))
         .where(p.reporter_id.in_(list(reporter_ids)), p.created_at >= start, p.created_at < end)
+        .order_by(p.reporter_id, p.created_at, p.id)
     ).all()
     post_ids = [r.id for r in rows]
     engagers: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
@@ -251,8 +280,11 @@ def post_facts(session: Session, event: Event, reporter_ids: Sequence[int]) -> d
 # --- writing results ------------------------------------------------------------------------------
 
 
+_BREAKDOWN_FIELDS = tuple(field.name for field in fields(ScoreBreakdown))
+
+
 def _breakdown_json(breakdown: ScoreBreakdown) -> dict[str, Any]:
-    data = asdict(breakdown)
+    data = {name: getattr(breakdown, name) for name in _BREAKDOWN_FIELDS}  # asdict deep-copies: slow
     data["counted_days"] = [d.isoformat() for d in breakdown.counted_days]
     data["platforms"] = list(breakdown.platforms)
     data["first_counted_at"] = breakdown.first_counted_at.isoformat() if breakdown.first_counted_at else None
@@ -278,6 +310,21 @@ def _digest(result: ReporterResult) -> str:
     return hashlib.blake2b(repr((verdicts, entry)).encode(), digest_size=16).hexdigest()
 
 
+_VERDICT_COLUMNS = (
+    "event_id",
+    "rules_version",
+    "post_id",
+    "reporter_id",
+    "counted",
+    "points",
+    "base_points",
+    "engagement_points",
+    "reasons",
+    "day",
+    "computed_at",
+)
+
+
 def _write_results(session: Session, event: Event, results: Sequence[ReporterResult], now: datetime) -> None:
     """Store these reporters' verdicts and (unranked) entries for the event, skipping every reporter
     whose result is what was last stored (its digest is unchanged): a re-score that changes nothing
@@ -298,31 +345,33 @@ def _write_results(session: Session, event: Event, results: Sequence[ReporterRes
     changed_ids = [r.reporter_id for r in changed]
     _delete_reporters_rows(session, VERDICTS, event, changed_ids)
     _delete_reporters_rows(session, DIGESTS, event, changed_ids)
-    rows = [
-        {
-            "event_id": event.id,
-            "rules_version": version,
-            "post_id": v.post_id,
-            "reporter_id": v.reporter_id,
-            "counted": v.counted,
-            "points": v.points,
-            "base_points": v.base_points,
-            "engagement_points": v.engagement_points,
-            "reasons": [r.value for r in v.reasons],
-            "day": v.day,
-            "computed_at": now,
-        }
-        for result in changed
-        for v in result.verdicts
-    ]
-    if rows:
-        session.execute(insert(VERDICTS), rows)
-    session.execute(
-        insert(DIGESTS),
-        [
-            {"event_id": event.id, "rules_version": version, "reporter_id": rid, "digest": digests[rid]}
-            for rid in changed_ids
-        ],
+    insert_rows(
+        session,
+        VERDICTS,
+        _VERDICT_COLUMNS,
+        (
+            (
+                event.id,
+                version,
+                v.post_id,
+                v.reporter_id,
+                v.counted,
+                v.points,
+                v.base_points,
+                v.engagement_points,
+                [r.value for r in v.reasons],
+                v.day,
+                now,
+            )
+            for result in changed
+            for v in result.verdicts
+        ),
+    )
+    insert_rows(
+        session,
+        DIGESTS,
+        ("event_id", "rules_version", "reporter_id", "digest"),
+        ((event.id, version, rid, digests[rid]) for rid in changed_ids),
     )
     _delete_reporters_rows(session, ENTRIES, event, [r.reporter_id for r in changed if not r.registered])
     registered = [r for r in changed if r.registered]
@@ -474,35 +523,77 @@ def _score_changed(old: Any, new_score: int) -> bool:
 SCORE_CHUNK = 1000
 
 
-def _score_reporters(
-    session: Session,
-    event: Event,
-    rules: Rules,
-    reporter_ids: Sequence[int],
-    now: datetime,
-    all_registered: Sequence[int],
-) -> None:
-    spec = event_spec(event)
-    # Engagement by the author's own accounts and by other registered reporters is left out alike, so
-    # one set (every registered reporter's verified keys) serves every reporter: no per-reporter copies.
-    engaged_by_reporters = frozenset().union(*verified_keys_by_reporter(session, all_registered).values())
-    for start in range(0, len(reporter_ids), SCORE_CHUNK):
-        chunk = reporter_ids[start : start + SCORE_CHUNK]
-        facts = reporter_facts(session, event, chunk)
-        posts = post_facts(session, event, chunk)
+@dataclass(frozen=True)
+class _EventPlan:
+    """One event of a scoring run and the reporters to score for it."""
+
+    event: Event
+    spec: EventSpec
+    rules: Rules
+    wanted: frozenset[int]
+    span: tuple[datetime, datetime]  # candidate_span(event)
+    engaged: frozenset[str]  # every registered reporter's verified keys: engagement left out
+
+
+def _score_scope(session: Session, scope: Sequence[tuple[Event, Sequence[int]]], now: datetime) -> None:
+    """Score the given reporters of each event and store the results (not the ranks).
+
+    Reporters go in chunks of ``SCORE_CHUNK``; each chunk's posts are read once for every event of the
+    scope (one query over the span of their candidate windows), and each reporter's posts are turned
+    into facts and shingled once, whichever events they count for."""
+    registered = {event.id: registered_reporter_ids(session, event.id or 0) for event, _ in scope}
+    keys = verified_keys_by_reporter(session, sorted({rid for ids in registered.values() for rid in ids}))
+    plans = [
+        _EventPlan(
+            event=event,
+            spec=event_spec(event),
+            rules=rules_for(session, event.rules_version),
+            wanted=frozenset(reporter_ids),
+            span=candidate_span(event),
+            # Engagement by the author's own accounts and by other registered reporters is left out
+            # alike, so one set per event serves every reporter of it.
+            engaged=frozenset().union(*(keys.get(rid, frozenset()) for rid in registered[event.id])),
+        )
+        for event, reporter_ids in scope
+    ]
+    everyone = sorted(set().union(*(plan.wanted for plan in plans)))
+    for chunk_start in range(0, len(everyone), SCORE_CHUNK):
+        chunk = everyone[chunk_start : chunk_start + SCORE_CHUNK]
+        here = [plan for plan in plans if not plan.wanted.isdisjoint(chunk)]
+        facts = reporter_facts_by_event(session, [plan.event for plan in here], chunk)
+        start = min(plan.span[0] for plan in here)
+        end = max(plan.span[1] for plan in here)
+        posts = posts_between(session, chunk, start, end)
+        results: dict[int, list[ReporterResult]] = defaultdict(list)
         with _collector_paused():
-            results = [
-                score_reporter(
-                    rules=rules,
-                    event=spec,
-                    reporter=facts[rid],
-                    posts=posts.pop(rid, ()),
-                    other_reporters_verified_keys=engaged_by_reporters,
-                )
-                for rid in chunk
-                if rid in facts
-            ]
-        _write_results(session, event, results, now)
+            for rid in chunk:
+                own = posts.pop(rid, [])
+                own.sort(key=_created)  # already so from the query; bisect below relies on it
+                instants = [post.created_at for post in own]
+                memo: ShingleMemo = {}  # one reporter's texts, shared by their events
+                for plan in here:
+                    event_id = plan.event.id or 0
+                    reporter = facts[event_id].get(rid)
+                    if rid not in plan.wanted or reporter is None:
+                        continue
+                    results[event_id].append(
+                        score_reporter(
+                            rules=plan.rules,
+                            event=plan.spec,
+                            reporter=reporter,
+                            posts=own[
+                                bisect_left(instants, plan.span[0]) : bisect_left(instants, plan.span[1])
+                            ],
+                            other_reporters_verified_keys=plan.engaged,
+                            memo=memo,
+                        )
+                    )
+        for plan in here:
+            _write_results(session, plan.event, results.pop(plan.event.id or 0, []), now)
+
+
+def _created(post: PostFacts) -> datetime:
+    return post.created_at
 
 
 @contextmanager
@@ -532,25 +623,34 @@ def lock_scoring(session: Session) -> None:
 
 def rescore_event(session: Session, event: Event, now: datetime | None = None) -> None:
     """Full re-score of one event: every candidate reporter, then ranks."""
+    rescore_events(session, [event], now)
+
+
+def rescore_events(session: Session, events: Sequence[Event], now: datetime | None = None) -> None:
+    """Full re-score of these events: every candidate reporter of each, then ranks; every reporter's
+    posts are read once for all of them."""
     now = now or datetime.now(UTC)
     lock_scoring(session)
-    rules = rules_for(session, event.rules_version)
-    registered = registered_reporter_ids(session, event.id)  # type: ignore[arg-type]  # stored events have ids
-    with_posts = reporters_with_posts(session, event.window_start_at, event.window_end_at)
-    reporter_ids = sorted(set(registered) | with_posts)
-    # drop results of reporters no longer involved (withdrawn, deleted)
-    for stored in (VERDICTS, DIGESTS):
-        session.execute(
-            delete(stored).where(
-                stored.c.event_id == event.id,
-                stored.c.reporter_id.not_in(reporter_ids),  # an empty list matches every row
+    scope = []
+    for event in events:
+        registered = registered_reporter_ids(session, event.id)  # type: ignore[arg-type]  # stored events have ids
+        with_posts = reporters_with_posts(session, event.window_start_at, event.window_end_at)
+        reporter_ids = sorted(set(registered) | with_posts)
+        # drop results of reporters no longer involved (withdrawn, deleted)
+        for stored in (VERDICTS, DIGESTS):
+            session.execute(
+                delete(stored).where(
+                    stored.c.event_id == event.id,
+                    stored.c.reporter_id.not_in(reporter_ids),  # an empty list matches every row
+                )
             )
+        session.execute(
+            delete(ENTRIES).where(ENTRIES.c.event_id == event.id, ENTRIES.c.reporter_id.not_in(registered))
         )
-    session.execute(
-        delete(ENTRIES).where(ENTRIES.c.event_id == event.id, ENTRIES.c.reporter_id.not_in(registered))
-    )
-    _score_reporters(session, event, rules, reporter_ids, now, registered)
-    rerank(session, event, now)
+        scope.append((event, reporter_ids))
+    _score_scope(session, scope, now)
+    for event in events:
+        rerank(session, event, now)
 
 
 def events_of_reporters(session: Session, reporter_ids: Sequence[int]) -> list[Event]:
@@ -589,10 +689,9 @@ def rescore_scoped(session: Session, scope: dict[int, set[int]], now: datetime |
         return
     lock_scoring(session)
     events = session.execute(select(Event).where(EVENTS.c.id.in_(sorted(wanted))).order_by(EVENTS.c.id))
-    for event in events.scalars().all():
-        rules = rules_for(session, event.rules_version)
-        registered = registered_reporter_ids(session, event.id)
-        _score_reporters(session, event, rules, sorted(wanted[event.id or 0]), now, registered)
+    chosen = list(events.scalars().all())
+    _score_scope(session, [(event, sorted(wanted[event.id or 0])) for event in chosen], now)
+    for event in chosen:
         rerank(session, event, now)
 
 
@@ -635,8 +734,7 @@ def rescore_dirty(*, engine: Engine, batch: int = 500) -> int:
 
 
 def rescore_all(session: Session) -> int:
-    events = session.execute(select(Event)).scalars().all()
-    for event in events:
-        rescore_event(session, event)
+    events = list(session.execute(select(Event).order_by(EVENTS.c.id)).scalars().all())
+    rescore_events(session, events)
     session.execute(delete(DIRTY))
     return len(events)

@@ -237,3 +237,52 @@ def test_editing_an_event_queues_everyone_it_concerns(session: Session) -> None:
     assert moved != before
     scoring.rescore_event(session, event)
     assert snapshot(session, event) == moved
+
+
+def test_scoring_several_events_in_one_pass_equals_scoring_each_alone(session: Session) -> None:
+    """``rescore_events`` reads each reporter's posts once for every event and shares their shingles;
+    with three events whose candidate windows overlap (a post counts in two of them, near-copies
+    cross the boundary), every event's verdicts and entries are what scoring it alone gives."""
+    congress, summit = make_event(session), make_summit(session)
+    spec = events_service.parse_event(
+        {
+            "slug": "forum",
+            "name": "Youth Forum",
+            "start": "2025-10-20",
+            "end": "2025-10-22",
+            "timezone": "UTC",
+        }
+    )
+    forum = events_service.create_event(session=session, spec=spec)  # overlaps the Congress window
+    ids = {h: add_reporter(session, h.title(), h, congress) for h in ("ana", "bo", "cy")}
+    for handle, event in (("ana", forum), ("bo", forum), ("bo", summit)):
+        events_service.register(
+            session=session,
+            reporter=session.get_one(Reporter, ids[handle]),
+            event=event,
+            at=datetime(2025, 9, 1, tzinfo=UTC),
+            channel="staff",
+        )
+    copy = "mangroves and coral reefs restored by community rangers across the delta this year"
+    items = [
+        post(n * 3 + k, handle, day=day, likes=n % 3, text=copy + ("!" * (n % 2)) if n % 4 == 0 else None)
+        for n, day in enumerate([8, 9, 12, 19, 21, 23, 28, 30])
+        for k, handle in enumerate(("ana", "bo", "cy"))
+    ]
+    items += [
+        replace(post(90 + k, h), created_at=datetime(2025, 11, 20, 9 + k, tzinfo=UTC))
+        for k, h in enumerate(ids)
+    ]
+    repo.upsert_posts(session, source_id=None, posts=items, now=NOW)
+    events = [congress, summit, forum]
+    scoring.rescore_events(session, events)
+    together = [snapshot(session, event) for event in events]
+    assert all(verdicts for _, verdicts in together)
+    assert {post_id for _, v in together[:1] for post_id, *_ in v} & {
+        p for _, v in together[2:] for p, *_ in v
+    }
+    for stored in (VERDICTS, table(ScoreDigest), table(LeaderboardEntry)):
+        session.execute(delete(stored))
+    for event in events:
+        scoring.rescore_event(session, event)
+    assert [snapshot(session, event) for event in events] == together

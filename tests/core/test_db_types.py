@@ -7,15 +7,19 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, text
+from sqlalchemy import func, insert, text
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlmodel import Session, select
 
 from app.audit import service as audit
 from app.audit.models import AuditEntry
-from app.core.db import make_engine
+from app.core.db import insert_rows, make_engine, table
 from app.events.models import Event
+from app.ingest.models import Post
+from app.scoring.models import PostVerdict
 from app.subsidies.models import Subsidy
+
+VERDICTS = table(PostVerdict)
 
 
 def _event(slug: str, **extra: object) -> Event:
@@ -93,3 +97,55 @@ def test_audit_log_is_append_only(session: Session) -> None:
         session.execute(text("DELETE FROM audit_log WHERE id = :id"), {"id": entry.id})
     nested.rollback()
     assert session.get(AuditEntry, entry.id) is not None
+
+
+def test_insert_rows_stores_exactly_what_insert_stores(session: Session) -> None:
+    """``insert_rows`` binds each value with its column's own type: JSON, dates, aware instants and
+    booleans are stored (and read back) exactly as through ``insert()`` with dictionaries."""
+    event = _event("bulk-check")
+    post = Post(platform="x", global_key="k1", local_id="1", author_key="x:a", created_at=datetime.now(UTC))
+    session.add_all([event, post])
+    session.flush()
+    at = datetime(2025, 10, 9, 8, 30, 15, 123456, tzinfo=timezone(timedelta(hours=4)))
+    columns = (
+        "event_id",
+        "rules_version",
+        "post_id",
+        "reporter_id",
+        "counted",
+        "points",
+        "base_points",
+        "engagement_points",
+        "reasons",
+        "day",
+        "computed_at",
+    )
+    reasons = ["too_short", 'é ünïcode "q"']
+    rows = [
+        (event.id, "2026.1", post.id, None, True, 1500, 1000, 500, reasons, date(2025, 10, 9), at),
+        (event.id, "2026.2", post.id, None, False, 0, 0, 0, [], date(2025, 12, 31), at + timedelta(days=1)),
+    ]
+    with pytest.raises(ValueError, match="needs values for .*base_points"):
+        insert_rows(session, VERDICTS, ("event_id", "rules_version", "post_id", "day"), [])
+    insert_rows(session, VERDICTS, columns, rows)
+    session.execute(
+        insert(VERDICTS),
+        [dict(zip(columns, (row[0], f"{row[1]}-dict", *row[2:]), strict=True)) for row in rows],
+    )
+    stored = {
+        row[0]: tuple(row[1:])
+        for row in session.execute(
+            text(
+                "SELECT rules_version, counted, points, CAST(reasons AS TEXT), CAST(day AS TEXT),"
+                " CAST(computed_at AS TEXT) FROM post_verdicts"
+            )
+        )
+    }
+    assert stored["2026.1"] == stored["2026.1-dict"]
+    assert stored["2026.2"] == stored["2026.2-dict"]
+    read = session.execute(
+        select(VERDICTS.c.reasons, VERDICTS.c.day, VERDICTS.c.computed_at).where(
+            VERDICTS.c.rules_version == "2026.1"
+        )
+    ).one()
+    assert tuple(read) == (reasons, date(2025, 10, 9), at.astimezone(UTC))
