@@ -64,10 +64,17 @@ class TextFacts:
 def analyse_text(text: str) -> TextFacts:
     """Return the hashtags (normalised), own text, its length and normalised text of a text."""
     text = unicodedata.normalize("NFC", text)
-    without_links = _LINK.sub(" ", text)
-    hashtags = frozenset(normalise_tag(match.group(1)) for match in _HASHTAG.finditer(without_links))
-    without_mentions = _MENTION.sub(" ", without_links)
-    without_tags = _HASHTAG.sub(" ", without_mentions)
+    # Each pattern needs its marker character(s): a text without them is left as it is (cheaper).
+    without_links = _LINK.sub(" ", text) if "://" in text else text
+    has_tags = "#" in without_links or "＃" in without_links
+    hashtags = (
+        frozenset(normalise_tag(match.group(1)) for match in _HASHTAG.finditer(without_links))
+        if has_tags
+        else frozenset()
+    )
+    has_mentions = "@" in without_links or "＠" in without_links
+    without_mentions = _MENTION.sub(" ", without_links) if has_mentions else without_links
+    without_tags = _HASHTAG.sub(" ", without_mentions) if has_tags else without_mentions
     own_text = " ".join(without_tags.split())
     punctuation_as_spaces = own_text.lower().translate(_PUNCTUATION_TO_SPACE)
     normalised = " ".join(punctuation_as_spaces.split())

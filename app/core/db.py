@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import Engine, Table, create_engine, event, insert
@@ -124,11 +125,25 @@ def insert_rows(
         for index, name in enumerate(columns)
         if (processor := target.c[name].type._cached_bind_processor(dialect)) is not None
     ]
+    # Rows repeat values (one instant, a few days, a few reason lists): each column binds a repeated
+    # value once. Only values whose equals bind alike are remembered (not numbers: True == 1).
+    memos: list[dict[Any, Any]] = [{} for _ in processors]
     bound: list[Any] = []
     for row in rows:
         values = list(row)
-        for index, processor in processors:
-            values[index] = processor(values[index])
+        for (index, processor), memo in zip(processors, memos, strict=True):
+            value = values[index]
+            kind = type(value)
+            if kind is str or kind is date or (kind is tuple and all(type(item) is str for item in value)):
+                key: Any = value
+            elif kind is datetime:
+                key = (value, value.tzinfo)  # equal instants in other zones may bind differently
+            else:
+                values[index] = processor(value)
+                continue
+            if key not in memo:
+                memo[key] = processor(value)
+            values[index] = memo[key]
         bound.append(values)
     if not bound:
         return

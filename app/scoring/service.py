@@ -359,7 +359,7 @@ def _write_results(session: Session, event: Event, results: Sequence[ReporterRes
                 v.points,
                 v.base_points,
                 v.engagement_points,
-                [r.value for r in v.reasons],
+                tuple(r.value for r in v.reasons),  # binds as the same JSON list, once per distinct tuple
                 v.day,
                 now,
             )

@@ -122,7 +122,8 @@ def test_insert_rows_stores_exactly_what_insert_stores(session: Session) -> None
     )
     reasons = ["too_short", 'é ünïcode "q"']
     rows = [
-        (event.id, "2026.1", post.id, None, True, 1500, 1000, 500, reasons, date(2025, 10, 9), at),
+        (event.id, "2026.1", post.id, None, True, 1500, 1000, 500, tuple(reasons), date(2025, 10, 9), at),
+        (event.id, "2026.3", post.id, None, True, 1500, 1000, 500, tuple(reasons), date(2025, 10, 9), at),
         (event.id, "2026.2", post.id, None, False, 0, 0, 0, [], date(2025, 12, 31), at + timedelta(days=1)),
     ]
     with pytest.raises(ValueError, match="needs values for .*base_points"):
@@ -143,6 +144,7 @@ def test_insert_rows_stores_exactly_what_insert_stores(session: Session) -> None
     }
     assert stored["2026.1"] == stored["2026.1-dict"]
     assert stored["2026.2"] == stored["2026.2-dict"]
+    assert stored["2026.3"] == stored["2026.3-dict"] == stored["2026.1"]
     read = session.execute(
         select(VERDICTS.c.reasons, VERDICTS.c.day, VERDICTS.c.computed_at).where(
             VERDICTS.c.rules_version == "2026.1"
