@@ -39,7 +39,13 @@ typecheck: venv
 
 check: lint typecheck test
 
+## make bench: every benchmark, report in docs/PERFORMANCE.md; installs wrk (apt-get) when missing,
+## else the API benchmark falls back to an httpx load generator and says so
 bench: venv
+	@command -v wrk >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 \
+		&& DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } \
+		|| echo "make bench: wrk could not be installed; the API benchmark uses httpx instead" >&2
 	$(BIN)/python -m bench.run
 
 clean:

@@ -16,6 +16,7 @@ from app.core import docs as docs_routes
 from app.core import metrics, migrate
 from app.core.api import install_error_handlers, problem
 from app.core.db import get_engine, writing
+from app.core.lifespan import lifespan
 from app.core.middleware import (
     BodySizeLimitMiddleware,
     MetricsMiddleware,
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         docs_url=None,  # served by app.core.docs from local files (no CDN)
         redoc_url=None,
         openapi_url="/openapi.json",
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine

@@ -3,8 +3,14 @@
 
 The server is uvicorn (uvloop, httptools) on 127.0.0.1 in a subprocess (``python -m bench.api
 serve``), one process, the production app from ``create_app()`` plus one constant async route that
-exists only in this benchmark's app instance. The load generator is ``wrk`` (Debian package); without
-it, a bounded asyncio httpx generator stands in (and the report says so).
+exists only in this benchmark's app instance. The load generator is ``wrk`` (Debian package; ``make
+bench`` installs it when missing); without it, a bounded asyncio httpx generator stands in (and the
+report says so).
+
+With two CPUs or more, the server and the load generator are pinned to different CPUs (``taskset``,
+util-linux; the httpx stand-in pins its own thread) and wrk runs one thread: sharing cores, the load
+generator's own scheduling delays showed up as the server's latency (the constant endpoint's p99
+was 141–492 ms on 2 shared cores). The database server (PostgreSQL) is not pinned.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -92,6 +99,34 @@ def reporter_token(database_url: str, reporter_id: int) -> str:
     return raw
 
 
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Which CPUs the server and the load generator run on."""
+
+    server_cpus: tuple[int, ...]
+    load_cpus: tuple[int, ...]
+    pinned: bool
+
+    def prefix(self, cpus: tuple[int, ...]) -> list[str]:
+        return ["taskset", "-c", ",".join(map(str, cpus))] if self.pinned else []
+
+    def describe(self) -> str:
+        if not self.pinned:
+            return f"not pinned ({len(self.server_cpus)} CPU(s) shared by the server and the load generator)"
+        return (
+            f"server on CPU {','.join(map(str, self.server_cpus))}, load generator on CPU "
+            f"{','.join(map(str, self.load_cpus))} (taskset)"
+        )
+
+
+def placement() -> Placement:
+    """The server on the last CPU this process may use, the load generator on the first (≥ 2 CPUs)."""
+    cpus = tuple(sorted(os.sched_getaffinity(0)))
+    if len(cpus) >= 2 and shutil.which("taskset"):
+        return Placement(server_cpus=cpus[-1:], load_cpus=cpus[:1], pinned=True)
+    return Placement(server_cpus=cpus, load_cpus=cpus, pinned=False)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -108,11 +143,12 @@ def _ms(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-def wrk(url: str, *, seconds: float, headers: dict[str, str]) -> dict[str, float]:
+def wrk(url: str, *, seconds: float, headers: dict[str, str], where: Placement) -> dict[str, float]:
     """One wrk run; requests/s, p50 and p99 in ms, non-2xx count."""
     command = [
+        *where.prefix(where.load_cpus),
         "wrk",
-        "-t2",
+        f"-t{wrk_threads(where)}",
         f"-c{CONNECTIONS}",
         f"-d{max(1, int(seconds))}s",
         "--latency",
@@ -156,11 +192,27 @@ async def _httpx_load(url: str, seconds: float, headers: dict[str, str]) -> dict
     }
 
 
-def load(url: str, *, seconds: float, headers: dict[str, str] | None = None) -> dict[str, float]:
+def wrk_threads(where: Placement) -> int:
+    """One wrk thread on its own CPU; two when it shares both with the server (the old way)."""
+    return 1 if where.pinned else 2
+
+
+def _pinned_httpx_load(
+    url: str, seconds: float, headers: dict[str, str], where: Placement
+) -> dict[str, float]:
+    if where.pinned:
+        os.sched_setaffinity(0, where.load_cpus)  # this thread only (Linux: per-thread affinity)
+    return asyncio.run(_httpx_load(url, seconds, headers))
+
+
+def load(
+    url: str, *, seconds: float, headers: dict[str, str] | None = None, where: Placement | None = None
+) -> dict[str, float]:
+    where = where or Placement(server_cpus=(), load_cpus=(), pinned=False)
     if shutil.which("wrk"):
-        return wrk(url, seconds=seconds, headers=headers or {})
+        return wrk(url, seconds=seconds, headers=headers or {}, where=where)
     with ThreadPoolExecutor(1) as pool:  # own thread: no event loop may already be running there
-        return pool.submit(asyncio.run, _httpx_load(url, seconds, headers or {})).result()
+        return pool.submit(_pinned_httpx_load, url, seconds, headers or {}, where).result()
 
 
 def _drain(base: str, *, within_s: float = 60.0) -> None:
@@ -176,14 +228,31 @@ def _drain(base: str, *, within_s: float = 60.0) -> None:
 
 
 def run(
-    database_url: str, *, flagship: str, reporter_id: int, seconds: float, repeats: int
+    database_url: str,
+    *,
+    flagship: str,
+    reporter_id: int,
+    seconds: float,
+    repeats: int,
+    where: Placement | None = None,
 ) -> dict[str, Any]:
     """Median figures of each endpoint (runs interleaved, after a warm-up)."""
+    where = where or placement()
     token = reporter_token(database_url, reporter_id)
     port = _free_port()
     log = tempfile.TemporaryFile()
     server = subprocess.Popen(
-        [sys.executable, "-m", "bench.api", "serve", "--database", database_url, "--port", str(port)],
+        [
+            *where.prefix(where.server_cpus),
+            sys.executable,
+            "-m",
+            "bench.api",
+            "serve",
+            "--database",
+            database_url,
+            "--port",
+            str(port),
+        ],
         cwd=ROOT,
         stdout=log,
         stderr=log,
@@ -207,12 +276,12 @@ def run(
         for url, headers in targets.values():
             response = httpx.get(url, headers=headers, timeout=30)
             response.raise_for_status()
-            load(url, seconds=1, headers=headers)  # warm-up
+            load(url, seconds=1, headers=headers, where=where)  # warm-up
             _drain(base)
         runs: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
         for _ in range(repeats):
             for name, (url, headers) in targets.items():
-                runs[name].append(load(url, seconds=seconds, headers=headers))
+                runs[name].append(load(url, seconds=seconds, headers=headers, where=where))
                 _drain(base)
     finally:
         server.terminate()
@@ -225,8 +294,9 @@ def run(
         errors_logged = log.read().decode(errors="replace").count("Traceback")
         log.close()
     result: dict[str, Any] = {
-        "load_generator": "wrk" if shutil.which("wrk") else "httpx (asyncio)",
+        "load_generator": f"wrk -t{wrk_threads(where)}" if shutil.which("wrk") else "httpx (asyncio)",
         "server": "uvicorn (uvloop, httptools), 1 process",
+        "placement": where.describe(),
     }
     for name, measured in runs.items():
         for figure in ("rps", "p50_ms", "p99_ms", "errors"):

@@ -346,6 +346,9 @@ def main(argv: list[str] | None = None) -> int:
         "duration": f"{(time.perf_counter() - started) / 60:.1f} min",
         **machine(),
     }
+    placements = sorted({f["placement"] for k, f in raw.items() if k.startswith("api/") and "placement" in f})
+    if placements:
+        info["api: server and load generator"] = "; ".join(placements)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(render(rows, info))
     args.json.write_text(json.dumps({"info": info, "figures": raw}, indent=2, default=str) + "\n")
