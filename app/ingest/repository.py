@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Engine, Text, bindparam, func, or_, select, true, update
+from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session
 
 from app.core.db import table, writing
-from app.ingest.models import Post, PostEngagement, PostSighting, Source
+from app.ingest import driver
+from app.ingest.models import Post, PostEngagement, Source
 from app.reporters.models import Account, VerificationState
 from app.scoring.dirty import mark_posts_dirty
 from collectors.base import CollectedPost, Engagement
@@ -52,6 +52,10 @@ def next_recheck(created_at: datetime, now: datetime) -> tuple[int, datetime | N
 
 def match_accounts(session: Session, posts: Iterable[CollectedPost]) -> dict[str, AccountMatch]:
     """Map every author key and alias in ``posts`` to the linked account, if any."""
+    return _match_accounts(driver.Page(session), posts)
+
+
+def _match_accounts(page: driver.Page, posts: Iterable[CollectedPost]) -> dict[str, AccountMatch]:
     keys: set[str] = set()
     dids: set[str] = set()
     for post in posts:
@@ -61,18 +65,14 @@ def match_accounts(session: Session, posts: Iterable[CollectedPost]) -> dict[str
             dids.add(post.author_key.removeprefix("bluesky:"))
     if not keys:
         return {}
-    condition: ColumnElement[bool] = ACCOUNTS.c.account_key.in_(keys)
-    if dids:
-        condition = or_(condition, ACCOUNTS.c.did.in_(dids))
+    sql, cursor = page.sql, page.cursor
+    cursor.execute(sql.accounts_sql, (sql.keys_param(sorted(keys)), sql.keys_param(sorted(dids))))
     found: dict[str, AccountMatch] = {}
-    query = select(
-        ACCOUNTS.c.id, ACCOUNTS.c.reporter_id, ACCOUNTS.c.state, ACCOUNTS.c.account_key, ACCOUNTS.c.did
-    )
-    for account in session.execute(query.where(condition)):
-        match = AccountMatch(account.id, account.reporter_id, account.state == VerificationState.VERIFIED)
-        found[account.account_key] = match
-        if account.did:
-            found[f"bluesky:{account.did}"] = match
+    for account_id, reporter_id, state, account_key, did in cursor.fetchall():
+        match = AccountMatch(account_id, reporter_id, state == VerificationState.VERIFIED)
+        found[account_key] = match
+        if did:
+            found[f"bluesky:{did}"] = match
     return found
 
 
@@ -83,22 +83,29 @@ def _resolve(post: CollectedPost, accounts: dict[str, AccountMatch]) -> AccountM
     return None
 
 
+def _content_values(post: CollectedPost) -> list[Any]:
+    """The content columns of ``post`` in ``driver.CONTENT_COLUMNS`` order."""
+    raw = post.raw
+    return [
+        post.url,
+        post.author_name,
+        post.edited_at,
+        post.text,
+        post.html,
+        list(post.tags),
+        post.media_count,
+        post.kind.value,
+        post.visibility.value,
+        post.language,
+        post.version,
+        post.repost_of,
+        raw if type(raw) is dict else dict(raw),
+    ]
+
+
 def _content(post: CollectedPost) -> dict[str, Any]:
-    return {
-        "url": post.url,
-        "author_name": post.author_name,
-        "edited_at": post.edited_at,
-        "text": post.text,
-        "html": post.html,
-        "tags": list(post.tags),
-        "media_count": post.media_count,
-        "kind": post.kind.value,
-        "visibility": post.visibility.value,
-        "language": post.language,
-        "version": post.version,
-        "repost_of": post.repost_of,
-        "raw": dict(post.raw),
-    }
+    """The content columns of ``post`` by name."""
+    return dict(zip(driver.CONTENT_COLUMNS, _content_values(post), strict=True))
 
 
 def _is_newer(incoming: CollectedPost, stored_version: str | None, stored_edited: datetime | None) -> bool:
@@ -119,6 +126,26 @@ def _collapse(posts: Sequence[CollectedPost]) -> list[CollectedPost]:
     return list(by_key.values())
 
 
+PostKey = tuple[str, str]  # (platform, global key)
+
+
+class KnownPost(NamedTuple):
+    """What a page needs of a stored post (``driver.KNOWN_COLUMNS`` without the key)."""
+
+    id: int
+    version: str | None
+    edited_at: datetime | None
+    reporter_id: int | None
+
+
+@dataclass(slots=True)
+class _Plan:
+    """A page split into new posts (rows to insert) and changes to known ones (by changed columns)."""
+
+    inserts: list[tuple[tuple[str, str], list[Any]]] = field(default_factory=list)
+    updates: dict[tuple[str, ...], list[list[Any]]] = field(default_factory=dict)
+
+
 def upsert_posts(
     session: Session, *, source_id: int | None, posts: Sequence[CollectedPost], now: datetime
 ) -> PageOutcome:
@@ -127,32 +154,36 @@ def upsert_posts(
     items = _collapse(posts)
     if not items:
         return outcome
-    accounts = match_accounts(session, items)
-    existing = _existing_rows(session, items)
+    page = driver.Page(session)
+    accounts = _match_accounts(page, items)
+    existing = _existing_rows(page, items)
 
-    inserts, updates = _plan(items, existing, accounts, now, outcome, source_id)
+    plan = _Plan()
+    _plan(items, existing, accounts, now, outcome, source_id, plan)
     # every post of the page by its id, for the sightings: the known ones now, the new ones once inserted
     ids = {key: row.id for key, row in existing.items()}
-    if inserts:
-        stored = _insert_new(session, inserts)
+    if plan.inserts:
+        stored = _insert_new(page, plan.inserts)
         ids.update(stored)
-        if len(stored) < len(inserts):
+        if len(stored) < len(plan.inserts):
             # Another transaction stored some of these keys first (sources running side by side see
             # the same federated posts; PostgreSQL's unique index made us wait for it): they are
             # known posts now, so refresh them as such instead of failing the whole page.
-            planned = {(row["platform"], row["global_key"]) for row in inserts}
+            planned = {key for key, _ in plan.inserts}
             lost = [p for p in items if (p.platform.value, p.global_key) in planned - stored.keys()]
             outcome.new -= len(lost)
-            rows = _existing_rows(session, lost)
-            missing, more = _plan(lost, rows, accounts, now, outcome, source_id)
-            if missing:  # never drop a post: fail the page, whose cursor then stays where it was
-                raise RuntimeError(f"{len(missing)} posts were neither inserted nor found")
+            rows = _existing_rows(page, lost)
+            more = _Plan()
+            _plan(lost, rows, accounts, now, outcome, source_id, more)
+            if more.inserts:  # never drop a post: fail the page, whose cursor then stays where it was
+                raise RuntimeError(f"{len(more.inserts)} posts were neither inserted nor found")
             ids.update((key, row.id) for key, row in rows.items())
-            updates += more
-    if updates:
-        _update_known(session, updates)
+            for names, changes in more.updates.items():
+                plan.updates.setdefault(names, []).extend(changes)
+    if plan.updates:
+        _update_known(page, plan.updates)
     if source_id is not None:
-        _record_sightings(session, source_id=source_id, items=items, ids=ids, now=now)
+        _record_sightings(page, source_id=source_id, items=items, ids=ids, now=now)
     mark_posts_dirty(session, outcome.touched_posts)
     # --- identity hook: verification codes in collected posts (owned by app/reporters/identity.py) ---
     from app.reporters.identity import detect_verification_codes  # late: identity imports this module
@@ -161,154 +192,128 @@ def upsert_posts(
     return outcome
 
 
-def _existing_rows(session: Session, items: Sequence[CollectedPost]) -> dict[tuple[str, str], Any]:
+def _existing_rows(page: driver.Page, items: Sequence[CollectedPost]) -> dict[tuple[str, str], KnownPost]:
+    """The stored posts among ``items`` by (platform, global key)."""
     by_platform: dict[str, list[str]] = {}
     for post in items:
         by_platform.setdefault(post.platform.value, []).append(post.global_key)
-    existing: dict[tuple[str, str], Any] = {}
-    P = POSTS.c
-    columns = (P.id, P.platform, P.global_key, P.version, P.edited_at, P.reporter_id, P.deleted_at)
+    sql, cursor = page.sql, page.cursor
+    existing: dict[tuple[str, str], KnownPost] = {}
     for platform, keys in by_platform.items():
-        rows = session.execute(_by_keys(session, columns, platform, keys))
-        existing.update({(r.platform, r.global_key): r for r in rows})
+        if sql.postgresql:
+            cursor.execute(sql.known_sql, (keys, platform))
+        else:
+            cursor.execute(sql.known_sql, (platform, sql.keys_param(keys)))
+        for row in cursor.fetchall():
+            post_id, global_key, *rest = sql.known.read(row)
+            existing[(platform, global_key)] = KnownPost(post_id, *rest)
     return existing
 
 
-def _insert_new(session: Session, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
-    """Insert posts whose key nobody stored yet; return the ids of those actually inserted by key."""
-    conflict = ["platform", "global_key"]
-    if session.get_bind().dialect.name == "postgresql":
-        # psycopg pipelines a plain executemany of one prepared statement; a multi-row INSERT …
-        # RETURNING is a new, large statement for each page size, rendered by SQLAlchemy, parsed by
-        # the driver and planned by the server every time (2-3 × slower). So insert without
-        # RETURNING, count the rows inserted and read their ids back; when the count falls short
-        # (another transaction stored some of these keys first) undo and insert again with
-        # RETURNING to learn which keys are ours.
-        with session.begin_nested() as savepoint:
-            stmt = postgresql.insert(POSTS).on_conflict_do_nothing(index_elements=conflict)
-            result: Any = session.execute(stmt, rows, execution_options={"preserve_rowcount": True})
-            if result.rowcount == len(rows):
-                return _ids_of(session, [(row["platform"], row["global_key"]) for row in rows])
-            savepoint.rollback()
-    insert_fn: Any = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    returning = (
-        insert_fn(POSTS)
-        .on_conflict_do_nothing(index_elements=conflict)
-        .returning(POSTS.c.id, POSTS.c.platform, POSTS.c.global_key)
-    )
-    return {(r.platform, r.global_key): r.id for r in session.execute(returning, rows)}
+def _insert_new(page: driver.Page, rows: list[tuple[PostKey, list[Any]]]) -> dict[PostKey, int]:
+    """Insert posts whose key nobody stored yet; return the ids of those actually inserted by key.
 
-
-def _ids_of(session: Session, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    """The ids of stored posts by (platform, global key)."""
-    by_platform: dict[str, list[str]] = {}
-    for platform, key in keys:
-        by_platform.setdefault(platform, []).append(key)
+    ``ON CONFLICT DO NOTHING RETURNING id`` returns no id for a key another transaction stored first.
+    """
+    sql, cursor = page.sql, page.cursor
+    params = [sql.insert.params(values) for _, values in rows]
     ids: dict[tuple[str, str], int] = {}
-    for platform, global_keys in by_platform.items():
-        query = _by_keys(session, (POSTS.c.id, POSTS.c.platform, POSTS.c.global_key), platform, global_keys)
-        ids.update({(r.platform, r.global_key): r.id for r in session.execute(query)})
+    if sql.postgresql:
+        # psycopg pipelines an executemany of one prepared statement; with returning=True each row's
+        # result comes back in order, one result set per row
+        cursor.executemany(sql.insert_sql, params, returning=True)
+        for key, _ in rows:
+            found = cursor.fetchone()
+            if found is not None:
+                ids[key] = found[0]
+            cursor.nextset()
+        return ids
+    # SQLite runs in-process: one execute per row costs less than building a multi-row statement
+    for (key, _), values in zip(rows, params, strict=True):
+        cursor.execute(sql.insert_sql, values)
+        found = cursor.fetchone()
+        if found is not None:
+            ids[key] = found[0]
     return ids
 
 
-def _by_keys(session: Session, columns: Sequence[Any], platform: str, keys: list[str]) -> Any:
-    """SELECT ``columns`` of the posts of ``platform`` whose global key is one of ``keys``."""
-    P = POSTS.c
-    if session.get_bind().dialect.name == "postgresql":
-        # One array parameter: the same statement whatever the page size (prepared once). Each key
-        # is looked up on its own (LATERAL … LIMIT 1, which the planner cannot flatten; the key is
-        # unique anyway) so that the unique index serves both columns even while the table has no
-        # statistics yet: with IN, or a plain join, the planner then scans every post of the platform.
-        wanted = func.unnest(bindparam("keys", keys, type_=ARRAY(Text))).table_valued("key").render_derived()
-        match = (
-            select(*columns).where(P.platform == platform, P.global_key == wanted.c.key).limit(1).lateral()
-        )
-        return select(*(match.c[column.name] for column in columns)).select_from(wanted).join(match, true())
-    return select(*columns).where(P.platform == platform, P.global_key.in_(keys))
-
-
-def _update_known(session: Session, updates: list[dict[str, Any]]) -> None:
+def _update_known(page: driver.Page, updates: dict[tuple[str, ...], list[list[Any]]]) -> None:
     """Apply the changes to known posts: one executemany UPDATE by id per set of changed columns."""
-    groups: dict[frozenset[str], list[dict[str, Any]]] = {}
-    for change in updates:
-        groups.setdefault(frozenset(change), []).append(change)
-    for names, group in groups.items():
-        # bind names must differ from the column names an UPDATE sets
-        columns = sorted(names - {"id"})
-        stmt = (
-            update(POSTS)
-            .where(POSTS.c.id == bindparam("_id"))
-            .values({name: bindparam(f"_{name}") for name in columns})
-        )
-        session.execute(stmt, [{f"_{name}": change[name] for name in names} for change in group])
+    for names, changes in updates.items():
+        statement, columns = page.sql.update(names)
+        page.cursor.executemany(statement, [columns.params(values) for values in changes])
+
+
+# the columns every sighting of a known post refreshes, then those a newer version replaces, then
+# the account the author is linked to
+_SEEN = ("last_seen_at", "likes", "reposts", "replies", "missing_count")
+_SEEN_CONTENT = _SEEN + driver.CONTENT_COLUMNS
+_LINKED = ("account_id", "reporter_id")
 
 
 def _plan(
     items: Sequence[CollectedPost],
-    existing: dict[tuple[str, str], Any],
+    existing: dict[tuple[str, str], KnownPost],
     accounts: dict[str, AccountMatch],
     now: datetime,
     outcome: PageOutcome,
     source_id: int | None,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    plan: _Plan,
+) -> None:
     """Split a page into rows to insert and changes to known rows; count them in ``outcome``."""
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
     for post in items:
         match = _resolve(post, accounts)
         reporter_id = match.reporter_id if match else None
-        row = existing.get((post.platform.value, post.global_key))
+        key = (post.platform.value, post.global_key)
+        row = existing.get(key)
         if row is None:
             stage, due = next_recheck(post.created_at, now)
-            inserts.append(
-                {
-                    "platform": post.platform.value,
-                    "global_key": post.global_key,
-                    "local_id": post.local_id,
-                    "source_id": source_id,
-                    "author_key": post.author_key,
-                    "account_id": match.account_id if match else None,
-                    "reporter_id": reporter_id,
-                    "created_at": post.created_at,
-                    "first_seen_at": now,
-                    "last_seen_at": now,
-                    "likes": post.likes,
-                    "reposts": post.reposts,
-                    "replies": post.replies,
-                    "recheck_stage": stage,
-                    "next_recheck_at": due,
-                    "missing_count": 0,
-                    "excluded": False,
-                    **_content(post),
-                }
-            )
+            values = [
+                post.platform.value,
+                post.global_key,
+                post.local_id,
+                source_id,
+                post.author_key,
+                match.account_id if match else None,
+                reporter_id,
+                post.created_at,
+                now,
+                now,
+                post.likes,
+                post.reposts,
+                post.replies,
+                stage,
+                due,
+                0,
+                False,
+            ]
+            values += _content_values(post)
+            plan.inserts.append((key, values))
             outcome.new += 1
             if reporter_id is not None:
                 outcome.touched_reporters.add(reporter_id)
                 outcome.touched_posts.append((reporter_id, post.created_at))
             continue
-        change: dict[str, Any] = {
-            "id": row.id,
-            "last_seen_at": now,
-            "likes": post.likes,
-            "reposts": post.reposts,
-            "replies": post.replies,
-            "missing_count": 0,
-        }
-        if _is_newer(post, row.version, row.edited_at):
-            change.update(_content(post))
+        newer = _is_newer(post, row.version, row.edited_at)
+        values = [now, post.likes, post.reposts, post.replies, 0]
+        if newer:
+            values += _content_values(post)
             outcome.updated += 1
         else:
             outcome.unchanged += 1
         if match is not None:
-            change["account_id"] = match.account_id
-            change["reporter_id"] = match.reporter_id
-        updates.append(change)
+            values += [match.account_id, match.reporter_id]
+        names = (_SEEN_CONTENT if newer else _SEEN) + (_LINKED if match is not None else ())
+        values.append(row.id)
+        plan.updates.setdefault(names, []).append(values)
+        # Every sighting re-queues the reporter, changed or not. Queuing only on a change of what
+        # scoring reads would be enough on its own, but a mark can be lost on PostgreSQL: a page whose
+        # mark meets a queued one (ON CONFLICT DO NOTHING) and commits after a scorer took that mark
+        # and read the posts leaves its post unscored; the next sighting's mark repairs that.
         for rid in (row.reporter_id, reporter_id):
             if rid is not None:
                 outcome.touched_reporters.add(rid)
                 outcome.touched_posts.append((rid, post.created_at))
-    return inserts, updates
 
 
 def _insert_ignore(session: Session, table: Any, rows: list[dict[str, Any]], conflict: list[str]) -> None:
@@ -323,19 +328,21 @@ def _insert_ignore(session: Session, table: Any, rows: list[dict[str, Any]], con
 
 
 def _record_sightings(
-    session: Session,
+    page: driver.Page,
     *,
     source_id: int,
     items: Sequence[CollectedPost],
     ids: dict[tuple[str, str], int],
     now: datetime,
 ) -> None:
+    sql = page.sql
     rows = [
-        {"post_id": post_id, "source_id": source_id, "local_id": post.local_id, "seen_at": now}
+        sql.sighting.params([post_id, source_id, post.local_id, now])
         for post in items
         if (post_id := ids.get((post.platform.value, post.global_key))) is not None
     ]
-    _insert_ignore(session, table(PostSighting), rows, ["post_id", "source_id"])
+    if rows:
+        page.cursor.executemany(sql.sighting_sql, rows)
 
 
 def mark_deleted(session: Session, *, post_id: int, now: datetime) -> int | None:

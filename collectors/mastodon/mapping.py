@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,6 +27,8 @@ from collectors.base import BadPayload, CollectedPost, Platform, PostKind, Visib
 
 _VISIBILITIES = {v.value: v for v in Visibility}
 _HOST_RE = re.compile(r"^[\w.-]+(?::\d+)?$")
+_USER_RE = re.compile(r"^[\w.-]+$")
+_HASHTAG_RE = re.compile(r"(?<![\w/])#(\w+)")
 # nh3.clean's defaults, built once: building them for every call was half its cost
 _SANITISER = nh3.Cleaner()
 
@@ -50,7 +53,7 @@ def account_key(account: Any, server_domain: str | None = None) -> str:
     user, _, domain = acct.lstrip("@").partition("@")
     if not domain:
         domain = server_domain or _host(account.get("url")) or ""
-    if not user or not domain or not _HOST_RE.match(domain) or not re.match(r"^[\w.-]+$", user):
+    if not user or not domain or not _HOST_RE.match(domain) or not _USER_RE.match(user):
         raise BadPayload(f"cannot build an account key from acct {acct!r}")
     return f"mastodon:{user}@{domain}".lower()
 
@@ -62,13 +65,10 @@ def html_to_text(content: str, mentions: Sequence[Any] = ()) -> str:
         for m in mentions
         if isinstance(m, Mapping) and isinstance(m.get("acct"), str)
     }
-    renderer = _TextRenderer(by_url)
-    if content:
-        # lexbor (selectolax) parses the status as the HTML standard says, ~6 × faster than
-        # html.parser; the document is walked in order, as a stream of start tags, text and end tags
-        _walk(LexborHTMLParser(_scrub(content), is_fragment=True).root, renderer)
-    renderer.close()
-    return renderer.text()
+    if not content:
+        return ""
+    # lexbor (selectolax) parses the status as the HTML standard says, ~6 × faster than html.parser
+    return _render(LexborHTMLParser(_scrub(content), is_fragment=True).root, by_url)
 
 
 # --- internals ----------------------------------------------------------------------------------
@@ -173,8 +173,13 @@ def _visibility(value: Any) -> Visibility:
 
 
 def _host(url: Any) -> str | None:
-    if not isinstance(url, str):
-        return None
+    return _host_of(url) if isinstance(url, str) else None
+
+
+@lru_cache(maxsize=4096)
+def _host_of(url: str) -> str | None:
+    # cached: the same accounts' profile URLs come back on every page (urlsplit is a tenth of a
+    # status's mapping)
     try:
         host = urlsplit(url.strip()).hostname
     except ValueError:
@@ -202,7 +207,7 @@ def _tags(value: Any, text: str) -> tuple[str, ...]:
             if isinstance(t, Mapping) and isinstance(t.get("name"), str) and t["name"].strip()
         ]
     seen = {name.casefold() for name in names}
-    for word in re.findall(r"(?<![\w/])#(\w+)", text):
+    for word in _HASHTAG_RE.findall(text):
         if word.casefold() not in seen:
             seen.add(word.casefold())
             names.append(word)
@@ -214,101 +219,80 @@ def _scrub(text: str) -> str:
     return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
 
 
-def _walk(first: LexborNode | None, renderer: _TextRenderer) -> None:
-    """Feed the nodes from ``first`` on (and their descendants) to ``renderer``, in document order."""
-    # an explicit stack of nodes and end tags: a deeply nested status must not exhaust Python's
-    # recursion limit
+_BLOCKS = frozenset({"p", "div", "blockquote", "li", "ul", "ol", "pre", "h1", "h2", "h3", "h4", "h5", "h6"})
+_HIDDEN = frozenset({"script", "style", "template"})
+_SPACES = re.compile(r"[ \t\r\f\v]+")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+def _render(first: LexborNode | None, mentions: Mapping[Any, Any]) -> str:
+    """Render the nodes from ``first`` on (and their descendants) as plain text, the way scoring reads
+    them: blocks and breaks as newlines, links by ``_render_link``, nothing of <script>/<style>.
+
+    One loop over the document in order, with an explicit stack of nodes and end tags (a deeply
+    nested status must not exhaust Python's recursion limit); it runs for every status collected, so
+    the state lives in local variables rather than on an object.
+    """
+    out: list[str] = []
+    emit = out.append
+    link: tuple[str, str] | None = None  # (href, class) of the open <a>
+    link_text: list[str] = []
+    hidden = 0  # depth inside <script>/<style>: never text
     stack: list[LexborNode | str] = [] if first is None else [first]
+    pop, push = stack.pop, stack.append
     while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            renderer.handle_endtag(item)
+        item = pop()
+        if isinstance(item, str):  # an end tag
+            if item in _HIDDEN:
+                hidden = max(0, hidden - 1)
+            elif item == "a" and link is not None:
+                emit(_render_link(link[0], link[1], "".join(link_text).strip(), mentions))
+                link = None
+            elif item in _BLOCKS and out and not "".join(out[-2:]).endswith("\n\n"):
+                emit("\n\n")
             continue
-        if item.next is not None:
-            stack.append(item.next)
+        following = item.next
+        if following is not None:
+            push(following)
         tag = item.tag or ""
         if tag == "-text":
-            renderer.handle_data(item.text_content or "")
+            if not hidden:
+                if link is not None:
+                    link_text.append(item.text_content or "")
+                else:
+                    emit(item.text_content or "")
         elif not tag.startswith(("-", "_", "#")):  # an element (comments and the like say nothing)
-            renderer.handle_starttag(tag, list(item.attributes.items()))
-            stack.append(tag)
-            if item.child is not None:
-                stack.append(item.child)
+            if tag in _HIDDEN:
+                hidden += 1
+            elif tag == "br":
+                emit("\n")
+            elif tag in _BLOCKS:
+                if out and not "".join(out[-2:]).endswith("\n\n"):
+                    emit("\n\n")
+            elif tag == "a" and link is None:
+                values = item.attributes
+                link = ((values.get("href") or "").strip(), values.get("class") or "")
+                link_text = []
+            push(tag)
+            child = item.child
+            if child is not None:
+                push(child)
+    if link is not None:  # an <a> never closed: keep what it said
+        emit(_render_link(link[0], link[1], "".join(link_text).strip(), mentions))
+    lines = [line.strip() for line in _SPACES.sub(" ", "".join(out)).split("\n")]
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
 
-class _TextRenderer:
-    """Render status HTML as plain text the way scoring reads it."""
-
-    _BLOCKS = frozenset(
-        {"p", "div", "blockquote", "li", "ul", "ol", "pre", "h1", "h2", "h3", "h4", "h5", "h6"}
-    )
-    _HIDDEN = frozenset({"script", "style", "template"})
-
-    def __init__(self, mention_accts: Mapping[Any, Any]) -> None:
-        self._mentions = mention_accts
-        self._out: list[str] = []
-        self._link: tuple[str, str] | None = None  # (href, class) of the open <a>
-        self._link_text: list[str] = []
-        self._hidden = 0  # depth inside <script>/<style>: never text
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._HIDDEN:
-            self._hidden += 1
-        elif tag == "br":
-            self._emit("\n")
-        elif tag in self._BLOCKS:
-            self._block()
-        elif tag == "a" and self._link is None:
-            values = dict(attrs)
-            self._link = ((values.get("href") or "").strip(), values.get("class") or "")
-            self._link_text = []
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._HIDDEN:
-            self._hidden = max(0, self._hidden - 1)
-        elif tag == "a" and self._link is not None:
-            href, classes = self._link
-            self._link = None
-            self._emit(self._render_link(href, classes, "".join(self._link_text).strip()))
-        elif tag in self._BLOCKS:
-            self._block()
-
-    def handle_data(self, data: str) -> None:
-        if self._hidden:
-            return
-        if self._link is not None:
-            self._link_text.append(data)
-        else:
-            self._emit(data)
-
-    def close(self) -> None:
-        if self._link is not None:  # an <a> never closed: keep what it said
-            href, classes = self._link
-            self._link = None
-            self._emit(self._render_link(href, classes, "".join(self._link_text).strip()))
-
-    def text(self) -> str:
-        text = "".join(self._out)
-        lines = [re.sub(r"[ \t\r\f\v]+", " ", line).strip() for line in text.split("\n")]
-        return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-    def _render_link(self, href: str, classes: str, label: str) -> str:
-        words = classes.split()
-        if "hashtag" in words or (label.startswith("#") and "mention" in words):
-            return "#" + label.lstrip("#") if label.lstrip("#") else ""
-        if "mention" in words or label.startswith("@"):
-            acct = self._mentions.get(href)
-            return "@" + (acct if isinstance(acct, str) and acct else label.lstrip("@"))
-        if not href.lower().startswith(("http://", "https://")):
-            return label
-        shown = label.replace("…", "").replace("...", "").strip()
-        if not shown or shown.lower().startswith(("http://", "https://")) or shown in href:
-            return href
-        return f"{label} {href}"
-
-    def _emit(self, text: str) -> None:
-        self._out.append(text)
-
-    def _block(self) -> None:
-        if self._out and not "".join(self._out[-2:]).endswith("\n\n"):
-            self._out.append("\n\n")
+def _render_link(href: str, classes: str, label: str, mentions: Mapping[Any, Any]) -> str:
+    words = classes.split()
+    if "hashtag" in words or (label.startswith("#") and "mention" in words):
+        return "#" + label.lstrip("#") if label.lstrip("#") else ""
+    if "mention" in words or label.startswith("@"):
+        acct = mentions.get(href)
+        return "@" + (acct if isinstance(acct, str) and acct else label.lstrip("@"))
+    if not href.lower().startswith(("http://", "https://")):
+        return label
+    shown = label.replace("…", "").replace("...", "").strip()
+    if not shown or shown.lower().startswith(("http://", "https://")) or shown in href:
+        return href
+    return f"{label} {href}"

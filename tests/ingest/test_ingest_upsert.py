@@ -9,12 +9,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete
 from sqlmodel import Session, select
 
+from app.core.db import table
+from app.events import service as events_service
 from app.ingest import repository as repo
 from app.ingest import service
 from app.ingest.models import Post, PostSighting
+from app.reporters import service as reporters_service
+from app.scoring.models import ScoreDirty
 from collectors.base import CollectedPost, Platform
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -118,9 +122,9 @@ def test_keys_stored_by_another_transaction_first_are_refreshed_not_lost(db, sou
     real_existing = repo._existing_rows
     calls: list[int] = []
 
-    def stale_lookup(session: Session, items: Any) -> Any:
+    def stale_lookup(page: Any, items: Any) -> Any:
         calls.append(len(items))
-        return {} if len(calls) == 1 else real_existing(session, items)
+        return {} if len(calls) == 1 else real_existing(page, items)
 
     monkeypatch.setattr(repo, "_existing_rows", stale_lookup)
     later = T0 + timedelta(hours=1)
@@ -148,3 +152,55 @@ def test_a_page_with_every_key_new_inserts_all_in_one_go(db, sources) -> None:
     assert outcome.new == 40
     assert len(stored(db)) == 40
     assert len(sightings(db)) == 40
+
+
+class TestQueueing:
+    """A stored or refreshed post queues its reporter for re-scoring, in the page's transaction."""
+
+    @pytest.fixture(autouse=True)
+    def event(self, session: Session) -> None:
+        """An event whose window holds every post below (a reporter is queued per event)."""
+        spec = {"slug": "queue", "name": "Queue", "timezone": "UTC"}
+        spec |= {"start": "2026-10-30", "end": "2026-11-02"}
+        events_service.create_event(session=session, spec=events_service.parse_event(spec))
+
+    @staticmethod
+    def add_ana(session: Session) -> int:
+        reporter = reporters_service.add_reporter(
+            session=session, name="Ana", email=None, accounts=["mastodon:ana@social.example"], verified=True
+        )
+        assert reporter.id is not None
+        return reporter.id
+
+    @staticmethod
+    def queued(session: Session) -> set[int]:
+        """The reporters queued since the last call (the queue is emptied)."""
+        reporters = {row.reporter_id for row in session.exec(select(ScoreDirty)).all()}
+        session.execute(delete(table(ScoreDirty)))
+        return reporters
+
+    def store(self, session: Session, *posts: CollectedPost, at: datetime = T0) -> set[int]:
+        outcome = repo.upsert_posts(session, source_id=None, posts=list(posts), now=at)
+        assert outcome.touched_reporters == self.queued(session)
+        return outcome.touched_reporters
+
+    @pytest.mark.parametrize(
+        "change", [{}, {"likes": 4}, {"replies": 2}, {"text": "edited #iucncec", "version": "v2"}]
+    )
+    def test_a_post_new_or_seen_again_queues_its_reporter(
+        self, session: Session, change: dict[str, Any]
+    ) -> None:
+        ana = self.add_ana(session)
+        self.queued(session)  # (adding the reporter queued them for every event)
+        assert self.store(session, post(1)) == {ana}
+        later = T0 + timedelta(hours=1)
+        # unchanged too: the next sighting's mark repairs a mark lost to a scorer racing the page
+        assert self.store(session, replace(post(1), **change), at=later) == {ana}
+        assert session.exec(select(Post)).one().last_seen_at == later
+
+    def test_an_author_linked_since_queues_the_reporter(self, session: Session) -> None:
+        assert self.store(session, post(1)) == set()  # nobody's account yet: stored, queues nobody
+        ana = self.add_ana(session)
+        self.queued(session)
+        assert self.store(session, post(1)) == {ana}
+        assert session.exec(select(Post)).one().reporter_id == ana
