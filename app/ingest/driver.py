@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Dialect, Table
 from sqlmodel import Session
@@ -96,28 +96,25 @@ class Columns:
         return values
 
 
+# PostgreSQL's types for the VALUES list of an UPDATE … FROM (VALUES …): without them a parameter
+# that is NULL in every row is read as text. No lengths: a cast to varchar(n) would truncate quietly
+# where the assignment to the column fails, as an UPDATE of the column itself does.
+_CASTS = {"VARCHAR": "VARCHAR", "TEXT": "TEXT", "INTEGER": "INTEGER", "JSON": "JSON", "BOOLEAN": "BOOLEAN"}
+# parameters per statement: PostgreSQL takes at most 65,535
+_MAX_PARAMETERS = 30_000
+
+
 class Statements:
     """The SQL of a page's statements for one dialect, with the converters of their parameters."""
 
     def __init__(self, dialect: Dialect) -> None:
-        self.dialect = dialect.name
         self.postgresql = dialect.name == "postgresql"
-        mark = "%s" if self.postgresql else "?"
-        self.mark = mark
+        self.dialect = dialect
         self.insert = Columns(POSTS, INSERT_COLUMNS, dialect)
         self.known = Columns(POSTS, KNOWN_COLUMNS, dialect)
-        self.sighting = Columns(SIGHTINGS, ("post_id", "source_id", "local_id", "seen_at"), dialect)
-        self._dialect = dialect
-        self._updates: dict[tuple[str, ...], tuple[str, Columns]] = {}
-        self.insert_sql = (
-            f"INSERT INTO posts ({', '.join(INSERT_COLUMNS)}) "
-            f"VALUES ({', '.join([mark] * len(INSERT_COLUMNS))}) "
-            "ON CONFLICT (platform, global_key) DO NOTHING RETURNING id"
-        )
-        self.sighting_sql = (
-            "INSERT INTO post_sightings (post_id, source_id, local_id, seen_at) "
-            f"VALUES ({mark}, {mark}, {mark}, {mark}) ON CONFLICT (post_id, source_id) DO NOTHING"
-        )
+        self.sighting = Columns(SIGHTINGS, SIGHTING_COLUMNS, dialect)
+        self._updates: dict[tuple[str, ...], Columns] = {}
+        self._sql: dict[tuple[Any, ...], str] = {}
         known = ", ".join(KNOWN_COLUMNS)
         if self.postgresql:
             # One array parameter: the same statement whatever the page size (prepared once). Each key
@@ -126,13 +123,13 @@ class Statements:
             # no statistics yet: with IN, or a plain join, the planner then scans every post of the
             # platform.
             self.known_sql = (
-                "SELECT found.* FROM unnest(%s::text[]) AS wanted(key) CROSS JOIN LATERAL "
-                f"(SELECT {known} FROM posts WHERE platform = %s AND global_key = wanted.key LIMIT 1) "
+                "SELECT found.* FROM unnest($1::text[]) AS wanted(key) CROSS JOIN LATERAL "
+                f"(SELECT {known} FROM posts WHERE platform = $2 AND global_key = wanted.key LIMIT 1) "
                 "AS found"
             )
             self.accounts_sql = (
                 "SELECT id, reporter_id, state, account_key, did FROM accounts "
-                "WHERE account_key = ANY(%s::text[]) OR did = ANY(%s::text[])"
+                "WHERE account_key = ANY($1::text[]) OR did = ANY($2::text[])"
             )
         else:
             # json_each: one parameter whatever the page size, and SQLite still probes the index
@@ -146,20 +143,64 @@ class Statements:
                 "OR did IN (SELECT value FROM json_each(?))"
             )
 
-    def keys_param(self, keys: Iterable[str]) -> Any:
+    def keys(self, keys: Iterable[str]) -> Any:
         """A list of strings as the one parameter the lookups take (an array, or JSON for SQLite)."""
         if self.postgresql:
             return list(keys)
         return json.dumps(list(keys))
 
-    def update(self, names: tuple[str, ...]) -> tuple[str, Columns]:
-        """``UPDATE posts SET names… WHERE id = ?`` (parameters: ``names`` then the id)."""
+    def update_columns(self, names: tuple[str, ...]) -> Columns:
+        """The converters of an update of ``names`` (then the post's id)."""
         found = self._updates.get(names)
         if found is None:
-            assignments = ", ".join(f"{name} = {self.mark}" for name in names)
-            sql = f"UPDATE posts SET {assignments} WHERE id = {self.mark}"
-            found = self._updates[names] = (sql, Columns(POSTS, (*names, "id"), self._dialect))
+            found = self._updates[names] = Columns(POSTS, (*names, "id"), self.dialect)
         return found
+
+    def values(self, width: int, rows: int, casts: tuple[str, ...] | None = None) -> str:
+        """``(?, …), (?, …)…`` (``($1, …), ($n, …)…`` on PostgreSQL): ``rows`` rows of ``width``
+        parameters, those of the first row cast to ``casts``."""
+        key = ("values", width, rows, casts)
+        found = self._sql.get(key)
+        if found is None:
+            if self.postgresql:
+                marks = [f"${n}" for n in range(1, width * rows + 1)]
+            else:
+                marks = ["?"] * (width * rows)
+            if casts:
+                marks[:width] = [f"{mark}::{cast}" for mark, cast in zip(marks, casts, strict=False)]
+            found = self._sql[key] = ", ".join(
+                "(" + ", ".join(marks[start : start + width]) + ")" for start in range(0, len(marks), width)
+            )
+        return found
+
+    def update_sql(self, names: tuple[str, ...], rows: int) -> str:
+        """One UPDATE of ``names`` for ``rows`` posts by id: executemany on SQLite, a VALUES list joined
+        on the id on PostgreSQL."""
+        key = ("update", names, rows)
+        found = self._sql.get(key)
+        if found is None:
+            if self.postgresql:
+                columns = (*names, "id")
+                casts = tuple(_cast(POSTS.c[name].type.compile(dialect=self.dialect)) for name in columns)
+                assignments = ", ".join(f"{name} = v.{name}" for name in names)
+                found = (
+                    f"UPDATE posts SET {assignments} FROM (VALUES {self.values(len(columns), rows, casts)}) "
+                    f"AS v({', '.join(columns)}) WHERE posts.id = v.id"
+                )
+            else:
+                assignments = ", ".join(f"{name} = ?" for name in names)
+                found = f"UPDATE posts SET {assignments} WHERE id = ?"
+            self._sql[key] = found
+        return found
+
+
+SIGHTING_COLUMNS = ("post_id", "source_id", "local_id", "seen_at")
+
+
+def _cast(compiled: str) -> str:
+    """PostgreSQL's cast for a column type, without its length."""
+    base = compiled.partition("(")[0].strip()
+    return _CASTS.get(base, base)
 
 
 @lru_cache(maxsize=16)
@@ -168,16 +209,99 @@ def statements(dialect: Dialect) -> Statements:
     return Statements(dialect)
 
 
+def _batches(rows: list[list[Any]], width: int) -> Iterable[list[list[Any]]]:
+    size = max(1, _MAX_PARAMETERS // width)
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
 class Page:
-    """The statements and a driver cursor on the session's connection, in its transaction.
+    """A page's statements on the session's connection, in its transaction, through the driver.
 
     The session is flushed first if it autoflushes, as SQLAlchemy does before any statement, so that
     pending ORM changes are written before these statements run, in the same order as through Core.
+    SQLite runs in-process, where one ``execute`` per row or an ``executemany`` costs little; to
+    PostgreSQL every statement is a round trip, so rows go as one multi-row statement each.
     """
 
     def __init__(self, session: Session) -> None:
         if session.autoflush:
             session.flush()
-        self.session = session
         self.sql = statements(session.get_bind().dialect)
-        self.cursor: Any = session.connection().connection.cursor()
+        connection = session.connection().connection
+        if self.sql.postgresql:
+            import psycopg  # the PostgreSQL driver, only where it is used
+
+            # $n parameters, sent as written: psycopg's conversion of %s is Python that re-parses
+            # every statement too long for its cache (a page's multi-row INSERT)
+            driver_connection = cast("psycopg.Connection[Any]", connection.driver_connection)
+            self.cursor: Any = psycopg.RawCursor(driver_connection)
+        else:
+            self.cursor = connection.cursor()
+
+    def accounts(self, keys: Iterable[str], dids: Iterable[str]) -> list[Any]:
+        """(id, reporter_id, state, account_key, did) of the accounts with these keys or DIDs."""
+        self.cursor.execute(self.sql.accounts_sql, (self.sql.keys(keys), self.sql.keys(dids)))
+        return list(self.cursor.fetchall())
+
+    def known(self, platform: str, keys: list[str]) -> list[list[Any]]:
+        """``KNOWN_COLUMNS`` of the stored posts of ``platform`` with these keys."""
+        if self.sql.postgresql:
+            self.cursor.execute(self.sql.known_sql, (keys, platform))
+        else:
+            self.cursor.execute(self.sql.known_sql, (platform, self.sql.keys(keys)))
+        return [self.sql.known.read(row) for row in self.cursor.fetchall()]
+
+    def insert_posts(self, rows: list[list[Any]]) -> dict[tuple[str, str], int]:
+        """Insert posts (``INSERT_COLUMNS``) whose key nobody stored yet; return the ids of those
+        actually inserted by (platform, global key): a key another transaction stored first gets no
+        id (``ON CONFLICT DO NOTHING``)."""
+        sql, cursor = self.sql, self.cursor
+        head = f"INSERT INTO posts ({', '.join(INSERT_COLUMNS)}) VALUES"
+        conflict = "ON CONFLICT (platform, global_key) DO NOTHING RETURNING id"
+        width = len(INSERT_COLUMNS)
+        params = [sql.insert.params(values) for values in rows]
+        ids: dict[tuple[str, str], int] = {}
+        if not sql.postgresql:
+            statement = f"{head} {sql.values(width, 1)} {conflict}"
+            for values in params:
+                cursor.execute(statement, values)
+                found = cursor.fetchone()
+                if found is not None:
+                    ids[(values[0], values[1])] = found[0]
+            return ids
+        for batch in _batches(params, width):
+            cursor.execute(
+                f"{head} {sql.values(width, len(batch))} {conflict}, platform, global_key",
+                [value for values in batch for value in values],
+            )
+            ids.update(((platform, key), post_id) for post_id, platform, key in cursor.fetchall())
+        return ids
+
+    def update_posts(self, names: tuple[str, ...], rows: list[list[Any]]) -> None:
+        """Set ``names`` of posts by id (each row: the values of ``names``, then the id)."""
+        columns = self.sql.update_columns(names)
+        params = [columns.params(values) for values in rows]
+        if not self.sql.postgresql:
+            self.cursor.executemany(self.sql.update_sql(names, 1), params)
+            return
+        for batch in _batches(params, len(names) + 1):
+            self.cursor.execute(
+                self.sql.update_sql(names, len(batch)), [value for values in batch for value in values]
+            )
+
+    def insert_sightings(self, rows: list[list[Any]]) -> None:
+        """Record sightings (``SIGHTING_COLUMNS``) not recorded yet."""
+        sql = self.sql
+        params = [sql.sighting.params(values) for values in rows]
+        head = f"INSERT INTO post_sightings ({', '.join(SIGHTING_COLUMNS)}) VALUES"
+        conflict = "ON CONFLICT (post_id, source_id) DO NOTHING"
+        width = len(SIGHTING_COLUMNS)
+        if not sql.postgresql:
+            self.cursor.executemany(f"{head} {sql.values(width, 1)} {conflict}", params)
+            return
+        for batch in _batches(params, width):
+            self.cursor.execute(
+                f"{head} {sql.values(width, len(batch))} {conflict}",
+                [value for values in batch for value in values],
+            )

@@ -65,10 +65,8 @@ def _match_accounts(page: driver.Page, posts: Iterable[CollectedPost]) -> dict[s
             dids.add(post.author_key.removeprefix("bluesky:"))
     if not keys:
         return {}
-    sql, cursor = page.sql, page.cursor
-    cursor.execute(sql.accounts_sql, (sql.keys_param(sorted(keys)), sql.keys_param(sorted(dids))))
     found: dict[str, AccountMatch] = {}
-    for account_id, reporter_id, state, account_key, did in cursor.fetchall():
+    for account_id, reporter_id, state, account_key, did in page.accounts(sorted(keys), sorted(dids)):
         match = AccountMatch(account_id, reporter_id, state == VerificationState.VERIFIED)
         found[account_key] = match
         if did:
@@ -197,51 +195,22 @@ def _existing_rows(page: driver.Page, items: Sequence[CollectedPost]) -> dict[tu
     by_platform: dict[str, list[str]] = {}
     for post in items:
         by_platform.setdefault(post.platform.value, []).append(post.global_key)
-    sql, cursor = page.sql, page.cursor
     existing: dict[tuple[str, str], KnownPost] = {}
     for platform, keys in by_platform.items():
-        if sql.postgresql:
-            cursor.execute(sql.known_sql, (keys, platform))
-        else:
-            cursor.execute(sql.known_sql, (platform, sql.keys_param(keys)))
-        for row in cursor.fetchall():
-            post_id, global_key, *rest = sql.known.read(row)
+        for post_id, global_key, *rest in page.known(platform, keys):
             existing[(platform, global_key)] = KnownPost(post_id, *rest)
     return existing
 
 
 def _insert_new(page: driver.Page, rows: list[tuple[PostKey, list[Any]]]) -> dict[PostKey, int]:
-    """Insert posts whose key nobody stored yet; return the ids of those actually inserted by key.
-
-    ``ON CONFLICT DO NOTHING RETURNING id`` returns no id for a key another transaction stored first.
-    """
-    sql, cursor = page.sql, page.cursor
-    params = [sql.insert.params(values) for _, values in rows]
-    ids: dict[tuple[str, str], int] = {}
-    if sql.postgresql:
-        # psycopg pipelines an executemany of one prepared statement; with returning=True each row's
-        # result comes back in order, one result set per row
-        cursor.executemany(sql.insert_sql, params, returning=True)
-        for key, _ in rows:
-            found = cursor.fetchone()
-            if found is not None:
-                ids[key] = found[0]
-            cursor.nextset()
-        return ids
-    # SQLite runs in-process: one execute per row costs less than building a multi-row statement
-    for (key, _), values in zip(rows, params, strict=True):
-        cursor.execute(sql.insert_sql, values)
-        found = cursor.fetchone()
-        if found is not None:
-            ids[key] = found[0]
-    return ids
+    """Insert posts whose key nobody stored yet; return the ids of those actually inserted by key."""
+    return page.insert_posts([values for _, values in rows])
 
 
 def _update_known(page: driver.Page, updates: dict[tuple[str, ...], list[list[Any]]]) -> None:
-    """Apply the changes to known posts: one executemany UPDATE by id per set of changed columns."""
+    """Apply the changes to known posts: one UPDATE by id per set of changed columns."""
     for names, changes in updates.items():
-        statement, columns = page.sql.update(names)
-        page.cursor.executemany(statement, [columns.params(values) for values in changes])
+        page.update_posts(names, changes)
 
 
 # the columns every sighting of a known post refreshes, then those a newer version replaces, then
@@ -335,14 +304,13 @@ def _record_sightings(
     ids: dict[tuple[str, str], int],
     now: datetime,
 ) -> None:
-    sql = page.sql
     rows = [
-        sql.sighting.params([post_id, source_id, post.local_id, now])
+        [post_id, source_id, post.local_id, now]
         for post in items
         if (post_id := ids.get((post.platform.value, post.global_key))) is not None
     ]
     if rows:
-        page.cursor.executemany(sql.sighting_sql, rows)
+        page.insert_sightings(rows)
 
 
 def mark_deleted(session: Session, *, post_id: int, now: datetime) -> int | None:
