@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, cast
 
@@ -66,6 +67,33 @@ CONTENT_COLUMNS = INSERT_COLUMNS[INSERT_COLUMNS.index("url") :]
 KNOWN_COLUMNS = ("id", "global_key", "version", "edited_at", "reporter_id")
 
 
+def _last_remembered(process: Processor) -> Processor:
+    """``process`` answering again from its last result when given the same object again.
+
+    Only for immutable values (datetimes): every row of a page carries the page's one ``now``.
+    """
+    # one (value, result) pair, replaced whole: pages written in several threads at once never pair
+    # one value with another's result
+    last: list[tuple[Any, Any]] = [(None, None)]
+
+    def remembered(value: Any) -> Any:
+        seen, result = last[0]
+        if value is seen and value is not None:
+            return result
+        result = process(value)
+        last[0] = (value, result)
+        return result
+
+    return remembered
+
+
+def _python_type(type_: Any) -> type | None:
+    try:
+        return type_.python_type  # type: ignore[no-any-return]  # a TypeEngine's Python type
+    except NotImplementedError:
+        return None
+
+
 class Columns:
     """Turn rows of Python values for ``names`` of ``table`` into the driver's parameters."""
 
@@ -74,10 +102,13 @@ class Columns:
         self._binds: list[tuple[int, Processor]] = []
         self._results: list[tuple[int, Processor]] = []
         for index, name in enumerate(self.names):
-            impl = table_.c[name].type.dialect_impl(dialect)
-            bind = impl.bind_processor(dialect)
+            type_ = table_.c[name].type
+            impl = type_.dialect_impl(dialect)
+            bind: Processor | None = impl.bind_processor(dialect)
             result = impl.result_processor(dialect, None)
             if bind is not None:
+                if _python_type(type_) is datetime:
+                    bind = _last_remembered(bind)
                 self._binds.append((index, bind))
             if result is not None:
                 self._results.append((index, result))
