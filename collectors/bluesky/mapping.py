@@ -13,6 +13,7 @@ are out of range, overlap or cut a character in two are ignored.
 from __future__ import annotations
 
 import html
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -50,6 +51,10 @@ class AtPostUri:
         return f"https://bsky.app/profile/{self.did}/post/{self.rkey}"
 
 
+# whitespace (``\s`` is exactly ``str.isspace``), a query or a fragment: not a post uri
+_URI_BREAK = re.compile(r"[\s?#]")
+
+
 def parse_post_uri(value: object) -> AtPostUri:
     """Split ``at://{did}/app.bsky.feed.post/{rkey}``; raise BadPayload for anything else."""
     if not isinstance(value, str) or not value.startswith("at://"):
@@ -57,7 +62,7 @@ def parse_post_uri(value: object) -> AtPostUri:
     parts = value[5:].split("/")
     if len(parts) != 3 or parts[1] != POST_COLLECTION or not parts[0] or not parts[2]:
         raise BadPayload(f"not a post uri: {value!r:.80}")
-    if any(c.isspace() or c in "?#" for c in value):
+    if _URI_BREAK.search(value):
         raise BadPayload(f"not a post uri: {value!r:.80}")
     return AtPostUri(did=parts[0], rkey=parts[2])
 

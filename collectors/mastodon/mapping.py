@@ -60,15 +60,17 @@ def account_key(account: Any, server_domain: str | None = None) -> str:
 
 def html_to_text(content: str, mentions: Sequence[Any] = ()) -> str:
     """Plain text of a status: links as their URL, ``#tag``, ``@acct``, breaks as newlines."""
+    return _scrubbed_text(_scrub(content), mentions) if content else ""
+
+
+def _scrubbed_text(content: str, mentions: Sequence[Any]) -> str:
     by_url = {
         m.get("url"): m.get("acct")
         for m in mentions
         if isinstance(m, Mapping) and isinstance(m.get("acct"), str)
     }
-    if not content:
-        return ""
     # lexbor (selectolax) parses the status as the HTML standard says, ~6 × faster than html.parser
-    return _render(LexborHTMLParser(_scrub(content), is_fragment=True).root, by_url)
+    return _render(LexborHTMLParser(content, is_fragment=True).root, by_url)
 
 
 # --- internals ----------------------------------------------------------------------------------
@@ -104,7 +106,8 @@ def _map(raw: Mapping[str, Any], server_domain: str | None) -> CollectedPost:
         raise BadPayload(f"status {local_id}: content is not a string")
     mentions = shown.get("mentions")
     mentions = mentions if isinstance(mentions, list) else []
-    text = html_to_text(content or "", mentions)
+    scrubbed = _scrub(content) if content else ""
+    text = _scrubbed_text(scrubbed, mentions) if scrubbed else ""
     media = shown.get("media_attachments")
 
     alias = _profile_alias(account, author)
@@ -117,7 +120,7 @@ def _map(raw: Mapping[str, Any], server_domain: str | None) -> CollectedPost:
         author_name=_text(account.get("display_name")) or None,
         created_at=created_at,
         text=text,
-        html=_SANITISER.clean(_scrub(content)) if content else None,
+        html=_SANITISER.clean(scrubbed) if content else None,
         edited_at=edited_at,
         tags=_tags(shown.get("tags"), text),
         media_count=len(media) if isinstance(media, list) else 0,
