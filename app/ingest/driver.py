@@ -289,21 +289,22 @@ class Page:
         id (``ON CONFLICT DO NOTHING``)."""
         sql, cursor = self.sql, self.cursor
         head = f"INSERT INTO posts ({', '.join(INSERT_COLUMNS)}) VALUES"
-        conflict = "ON CONFLICT (platform, global_key) DO NOTHING RETURNING id"
+        conflict = "ON CONFLICT (platform, global_key) DO NOTHING"
         width = len(INSERT_COLUMNS)
         params = [sql.insert.params(values) for values in rows]
         ids: dict[tuple[str, str], int] = {}
         if not sql.postgresql:
+            # one row at a time: a row inserted (rowcount 1) has the connection's last rowid
             statement = f"{head} {sql.values(width, 1)} {conflict}"
+            execute = cursor.execute
             for values in params:
-                cursor.execute(statement, values)
-                found = cursor.fetchone()
-                if found is not None:
-                    ids[(values[0], values[1])] = found[0]
+                execute(statement, values)
+                if cursor.rowcount == 1:
+                    ids[(values[0], values[1])] = cursor.lastrowid
             return ids
         for batch in _batches(params, width):
             cursor.execute(
-                f"{head} {sql.values(width, len(batch))} {conflict}, platform, global_key",
+                f"{head} {sql.values(width, len(batch))} {conflict} RETURNING id, platform, global_key",
                 [value for values in batch for value in values],
             )
             ids.update(((platform, key), post_id) for post_id, platform, key in cursor.fetchall())
