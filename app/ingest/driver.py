@@ -47,7 +47,7 @@ INSERT_COLUMNS = (
     "next_recheck_at",
     "missing_count",
     "excluded",
-    # the content, as ``content_values`` lists it
+    # the content, as ``repository._content_values`` lists it
     "url",
     "author_name",
     "edited_at",
@@ -64,7 +64,8 @@ INSERT_COLUMNS = (
 )
 CONTENT_COLUMNS = INSERT_COLUMNS[INSERT_COLUMNS.index("url") :]
 # what a page needs to know of a stored post: whether the incoming version is newer, and whom to queue
-KNOWN_COLUMNS = ("id", "global_key", "version", "edited_at", "reporter_id")
+# for which events (the stored instant: a sighting never changes it)
+KNOWN_COLUMNS = ("id", "global_key", "version", "edited_at", "reporter_id", "created_at")
 
 
 def _last_remembered(process: Processor) -> Processor:

@@ -37,7 +37,7 @@ class PageOutcome:
     updated: int = 0
     unchanged: int = 0
     touched_reporters: set[int] = field(default_factory=set)
-    # (reporter, post instant) of every post stored or refreshed: the events to re-score them in
+    # (reporter, stored post instant) of every post stored or refreshed: the events to re-score them in
     touched_posts: list[tuple[int, datetime]] = field(default_factory=list)
 
 
@@ -134,6 +134,7 @@ class KnownPost(NamedTuple):
     version: str | None
     edited_at: datetime | None
     reporter_id: int | None
+    created_at: datetime
 
 
 @dataclass(slots=True)
@@ -278,11 +279,13 @@ def _plan(
         # Every sighting re-queues the reporter, changed or not. Queuing only on a change of what
         # scoring reads would be enough on its own, but a mark can be lost on PostgreSQL: a page whose
         # mark meets a queued one (ON CONFLICT DO NOTHING) and commits after a scorer took that mark
-        # and read the posts leaves its post unscored; the next sighting's mark repairs that.
+        # and read the posts leaves its post unscored; the next sighting's mark repairs that. The
+        # events are those around the stored instant, which scoring reads (a sighting never changes
+        # it, whatever instant the server now sends).
         for rid in (row.reporter_id, reporter_id):
             if rid is not None:
                 outcome.touched_reporters.add(rid)
-                outcome.touched_posts.append((rid, post.created_at))
+                outcome.touched_posts.append((rid, row.created_at))
 
 
 def _insert_ignore(session: Session, table: Any, rows: list[dict[str, Any]], conflict: list[str]) -> None:

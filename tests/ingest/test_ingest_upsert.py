@@ -204,3 +204,12 @@ class TestQueueing:
         self.queued(session)
         assert self.store(session, post(1)) == {ana}
         assert session.exec(select(Post)).one().reporter_id == ana
+
+    def test_a_known_post_queues_the_events_of_its_stored_instant(self, session: Session) -> None:
+        """Scoring reads the instant stored first (a sighting never changes it), so a sighting that
+        brings another one queues the events around the stored one."""
+        ana = self.add_ana(session)
+        self.store(session, post(1))
+        moved = replace(post(1), created_at=datetime(2026, 12, 20, tzinfo=UTC), likes=9)
+        assert self.store(session, moved) == {ana}  # the queue holds ana for the event, too
+        assert session.exec(select(Post)).one().created_at == post(1).created_at
