@@ -36,8 +36,16 @@ def _queue(session: Session, pairs: Iterable[tuple[int, int]]) -> None:
     if not rows:
         return
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(table(ScoreDirty))
+    # An existing mark is touched, not skipped: the row lock makes a scorer that takes this mark while
+    # our transaction is open wait for our commit, and so read our posts. With DO NOTHING it could
+    # take the mark, score without our uncommitted posts, and leave them unscored with no mark left.
+    # Marks are locked in (reporter, event) order here and in ``rescore_pending``: no deadlock.
     session.execute(
-        insert(table(ScoreDirty)).on_conflict_do_nothing(index_elements=["reporter_id", "event_id"]), rows
+        statement.on_conflict_do_update(
+            index_elements=["reporter_id", "event_id"], set_={"marked_at": statement.excluded.marked_at}
+        ),
+        rows,
     )
 
 

@@ -710,6 +710,15 @@ def rescore_pending(session: Session, *, batch: int = 500) -> int:
     if not marks:
         return 0
     for chunk in _chunks([m.id for m in marks]):
+        if session.get_bind().dialect.name == "postgresql":
+            # Lock them in (reporter, event) order, as ingest's upsert of a mark does (no deadlock);
+            # a mark that an uncommitted page touched is waited for, so its posts are read below.
+            session.execute(
+                select(DIRTY.c.id)
+                .where(DIRTY.c.id.in_(chunk))
+                .order_by(DIRTY.c.reporter_id, DIRTY.c.event_id)
+                .with_for_update()
+            )
         session.execute(delete(DIRTY).where(DIRTY.c.id.in_(chunk)))
     everywhere = [m.reporter_id for m in marks if m.event_id == EVERY_EVENT]
     scope = involvement(session, everywhere)

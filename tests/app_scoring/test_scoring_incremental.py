@@ -3,6 +3,7 @@ whose candidate window holds it, and a re-score whose result did not change writ
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, insert, select, update
 from sqlmodel import Session
 
-from app.core.db import table
+from app.core.db import make_engine, table, writing
 from app.events import service as events_service
 from app.events.models import Event
 from app.ingest import repository as repo
@@ -286,3 +287,53 @@ def test_scoring_several_events_in_one_pass_equals_scoring_each_alone(session: S
     for event in events:
         scoring.rescore_event(session, event)
     assert [snapshot(session, event) for event in events] == together
+
+
+def test_a_scorer_taking_a_mark_that_an_open_page_touched_waits_for_its_posts(fresh_db_url: str) -> None:
+    """A page re-marks (reporter, event) while that mark is still queued from an earlier page, and a
+    scorer takes the mark before the page commits: the scorer must wait for the page's commit and
+    score its post (else the post stays unscored and no mark is left). On PostgreSQL the page's upsert
+    of the mark locks it; on SQLite writers queue for the write lock."""
+    engine = make_engine(fresh_db_url)
+    try:
+        with Session(writing(engine)) as setup:
+            event = make_event(setup)
+            ana = add_reporter(setup, "Ana", "ana", event)
+            repo.upsert_posts(setup, source_id=None, posts=[post(1, "ana")], now=NOW)
+            setup.commit()
+            event_id = event.id
+        scoring.rescore_dirty(engine=engine)
+        with Session(writing(engine)) as earlier:  # an earlier page's mark, still queued
+            mark_posts_dirty(earlier, [(ana, datetime(2025, 10, 10, tzinfo=UTC))])
+            earlier.commit()
+
+        written, failures = threading.Event(), []
+
+        def scorer() -> None:
+            written.wait(timeout=30)
+            try:
+                scoring.rescore_dirty(engine=engine)
+            except BaseException as exc:  # noqa: BLE001  (any failure fails the test)
+                failures.append(exc)
+
+        thread = threading.Thread(target=scorer)
+        thread.start()
+        with Session(writing(engine)) as page:
+            repo.upsert_posts(session=page, source_id=None, posts=[post(2, "ana", day=11)], now=NOW)
+            written.set()
+            thread.join(timeout=1.5)  # the scorer takes the mark meanwhile (it must wait for us)
+            page.commit()
+        thread.join(timeout=60)
+        assert not thread.is_alive()
+        assert failures == []
+        with Session(engine) as check:
+            posts = set(
+                check.execute(select(table(Post).c.id).where(table(Post).c.reporter_id == ana)).scalars()
+            )
+            judged = set(
+                check.execute(select(VERDICTS.c.post_id).where(VERDICTS.c.event_id == event_id)).scalars()
+            )
+            still_queued = (ana, event_id) in queued(check)
+        assert posts <= judged or still_queued
+    finally:
+        engine.dispose()
