@@ -7,12 +7,12 @@ PostgreSQL: psycopg 3.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, create_engine, event, insert
+from sqlalchemy import Dialect, Engine, Table, create_engine, event, insert
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
 
@@ -108,43 +108,83 @@ def table(model: type[SQLModel]) -> Table:
     return cast(Table, model.__table__)  # type: ignore[attr-defined]  # set by SQLModel for table=True classes
 
 
+Processor = Callable[[Any], Any]
+
+
+def _last_remembered(process: Processor) -> Processor:
+    """``process`` answering again from its last result when given the same object again.
+
+    Only for immutable values (datetimes): every row of a page carries the page's one ``now``.
+    """
+    # one (value, result) pair, replaced whole: pages written in several threads at once never pair
+    # one value with another's result
+    last: list[tuple[Any, Any]] = [(None, None)]
+
+    def remembered(value: Any) -> Any:
+        seen, result = last[0]
+        if value is seen and value is not None:
+            return result
+        result = process(value)
+        last[0] = (value, result)
+        return result
+
+    return remembered
+
+
+def _python_type(type_: Any) -> type | None:
+    try:
+        return type_.python_type  # type: ignore[no-any-return]  # a TypeEngine's Python type
+    except NotImplementedError:
+        return None
+
+
+class Columns:
+    """Turn rows of Python values for ``names`` of ``table`` into the driver's parameters."""
+
+    def __init__(self, table_: Table, names: Sequence[str], dialect: Dialect) -> None:
+        self.names = tuple(names)
+        self._binds: list[tuple[int, Processor]] = []
+        self._results: list[tuple[int, Processor]] = []
+        for index, name in enumerate(self.names):
+            type_ = table_.c[name].type
+            impl = type_.dialect_impl(dialect)
+            bind: Processor | None = impl.bind_processor(dialect)
+            result = impl.result_processor(dialect, None)
+            if bind is not None:
+                if _python_type(type_) is datetime:
+                    bind = _last_remembered(bind)
+                self._binds.append((index, bind))
+            if result is not None:
+                self._results.append((index, result))
+
+    def params(self, values: list[Any]) -> list[Any]:
+        """``values`` (in ``names`` order) converted in place for binding."""
+        for index, process in self._binds:
+            values[index] = process(values[index])
+        return values
+
+    def read(self, row: Sequence[Any]) -> list[Any]:
+        """A fetched row of ``names`` converted to Python values."""
+        values = list(row)
+        for index, process in self._results:
+            values[index] = process(values[index])
+        return values
+
+
 def insert_rows(
     session: Session, target: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
 ) -> None:
     """One ``executemany`` INSERT of ``rows`` (tuples in the order of ``columns``) in the session's
-    transaction, each value bound by its column's own type exactly as ``session.execute(insert(...),
-    dicts)`` binds it, without SQLAlchemy's per-row parameter handling (the bulk of a large insert's
-    cost in Python)."""
+    transaction, each value bound by its column's own type (``Columns``) exactly as
+    ``session.execute(insert(...), dicts)`` binds it, without SQLAlchemy's per-row parameter handling
+    (the bulk of a large insert's cost in Python)."""
     dialect = session.get_bind().dialect
     compiled = insert(target).compile(dialect=dialect, column_keys=list(columns))
     defaulted = sorted(set(compiled.params) - set(columns))
     if defaulted:  # insert() would fill these from Python-side defaults, row by row
         raise ValueError(f"insert_rows into {target.name} needs values for {', '.join(defaulted)}")
-    processors = [
-        (index, processor)
-        for index, name in enumerate(columns)
-        if (processor := target.c[name].type._cached_bind_processor(dialect)) is not None
-    ]
-    # Rows repeat values (one instant, a few days, a few reason lists): each column binds a repeated
-    # value once. Only values whose equals bind alike are remembered (not numbers: True == 1).
-    memos: list[dict[Any, Any]] = [{} for _ in processors]
-    bound: list[Any] = []
-    for row in rows:
-        values = list(row)
-        for (index, processor), memo in zip(processors, memos, strict=True):
-            value = values[index]
-            kind = type(value)
-            if kind is str or kind is date or (kind is tuple and all(type(item) is str for item in value)):
-                key: Any = value
-            elif kind is datetime:
-                key = (value, value.tzinfo)  # equal instants in other zones may bind differently
-            else:
-                values[index] = processor(value)
-                continue
-            if key not in memo:
-                memo[key] = processor(value)
-            values[index] = memo[key]
-        bound.append(values)
+    binder = Columns(target, columns, dialect)
+    bound = [binder.params(list(row)) for row in rows]
     if not bound:
         return
     if dialect.positional:

@@ -12,21 +12,18 @@ Core; only the statement plumbing is skipped.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Dialect, Table
+from sqlalchemy import Dialect
 from sqlmodel import Session
 
-from app.core.db import table
+from app.core.db import Columns, table
 from app.ingest.models import Post, PostSighting
 
 POSTS = table(Post)
 SIGHTINGS = table(PostSighting)
-
-Processor = Callable[[Any], Any]
 
 # every column a new post is inserted with, in the order of the rows ``upsert_posts`` builds
 INSERT_COLUMNS = (
@@ -66,66 +63,6 @@ CONTENT_COLUMNS = INSERT_COLUMNS[INSERT_COLUMNS.index("url") :]
 # what a page needs to know of a stored post: whether the incoming version is newer, and whom to queue
 # for which events (the stored instant: a sighting never changes it)
 KNOWN_COLUMNS = ("id", "global_key", "version", "edited_at", "reporter_id", "created_at")
-
-
-def _last_remembered(process: Processor) -> Processor:
-    """``process`` answering again from its last result when given the same object again.
-
-    Only for immutable values (datetimes): every row of a page carries the page's one ``now``.
-    """
-    # one (value, result) pair, replaced whole: pages written in several threads at once never pair
-    # one value with another's result
-    last: list[tuple[Any, Any]] = [(None, None)]
-
-    def remembered(value: Any) -> Any:
-        seen, result = last[0]
-        if value is seen and value is not None:
-            return result
-        result = process(value)
-        last[0] = (value, result)
-        return result
-
-    return remembered
-
-
-def _python_type(type_: Any) -> type | None:
-    try:
-        return type_.python_type  # type: ignore[no-any-return]  # a TypeEngine's Python type
-    except NotImplementedError:
-        return None
-
-
-class Columns:
-    """Turn rows of Python values for ``names`` of ``table`` into the driver's parameters."""
-
-    def __init__(self, table_: Table, names: Sequence[str], dialect: Dialect) -> None:
-        self.names = tuple(names)
-        self._binds: list[tuple[int, Processor]] = []
-        self._results: list[tuple[int, Processor]] = []
-        for index, name in enumerate(self.names):
-            type_ = table_.c[name].type
-            impl = type_.dialect_impl(dialect)
-            bind: Processor | None = impl.bind_processor(dialect)
-            result = impl.result_processor(dialect, None)
-            if bind is not None:
-                if _python_type(type_) is datetime:
-                    bind = _last_remembered(bind)
-                self._binds.append((index, bind))
-            if result is not None:
-                self._results.append((index, result))
-
-    def params(self, values: list[Any]) -> list[Any]:
-        """``values`` (in ``names`` order) converted in place for binding."""
-        for index, process in self._binds:
-            values[index] = process(values[index])
-        return values
-
-    def read(self, row: Sequence[Any]) -> list[Any]:
-        """A fetched row of ``names`` converted to Python values."""
-        values = list(row)
-        for index, process in self._results:
-            values[index] = process(values[index])
-        return values
 
 
 # PostgreSQL's types for the VALUES list of an UPDATE … FROM (VALUES …): without them a parameter

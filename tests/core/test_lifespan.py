@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import gc
 
-from fastapi.testclient import TestClient
-
 from app.core.db import make_engine
 from app.main import create_app
+from tests.api.conftest import TestClient  # imported there with Starlette's httpx warning silenced
 
 
 def test_the_startup_heap_is_frozen_while_serving_and_released_after() -> None:
