@@ -138,8 +138,9 @@ def api_rows(kind: str, figures: dict[str, Any], posts: int, reporters: int) -> 
                 f"{figures[f'{name}_rps']:.0f} req/s, {figures[f'{name}_errors']:.0f} errors",
                 f"constant JSON {figures['constant_rps']:.0f} req/s",
                 f"{ratio:.0%}",
-                "≥ 50 %, no errors",
-                ratio >= 0.5 and figures[f"{name}_errors"] == 0,
+                # DESIGN §9 sets the target for the leaderboard; the standing page is measured beside it
+                "≥ 50 %, no errors" if name == "leaderboard" else "reported",
+                ratio >= 0.5 and figures[f"{name}_errors"] == 0 if name == "leaderboard" else None,
             )
         )
         rows.append(
