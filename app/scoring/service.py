@@ -535,13 +535,19 @@ class _EventPlan:
     engaged: frozenset[str]  # every registered reporter's verified keys: engagement left out
 
 
-def _score_scope(session: Session, scope: Sequence[tuple[Event, Sequence[int]]], now: datetime) -> None:
+def _score_scope(
+    session: Session,
+    scope: Sequence[tuple[Event, Sequence[int]]],
+    now: datetime,
+    registered: dict[int | None, list[int]] | None = None,
+) -> None:
     """Score the given reporters of each event and store the results (not the ranks).
 
     Reporters go in chunks of ``SCORE_CHUNK``; each chunk's posts are read once for every event of the
     scope (one query over the span of their candidate windows), and each reporter's posts are turned
     into facts and shingled once, whichever events they count for."""
-    registered = {event.id: registered_reporter_ids(session, event.id or 0) for event, _ in scope}
+    if registered is None:  # each event's registered reporters, unless the caller read them already
+        registered = {event.id: registered_reporter_ids(session, event.id or 0) for event, _ in scope}
     keys = verified_keys_by_reporter(session, sorted({rid for ids in registered.values() for rid in ids}))
     plans = [
         _EventPlan(
@@ -632,8 +638,9 @@ def rescore_events(session: Session, events: Sequence[Event], now: datetime | No
     now = now or datetime.now(UTC)
     lock_scoring(session)
     scope = []
+    registered_by_event: dict[int | None, list[int]] = {}
     for event in events:
-        registered = registered_reporter_ids(session, event.id)  # type: ignore[arg-type]  # stored events have ids
+        registered = registered_by_event[event.id] = registered_reporter_ids(session, event.id or 0)
         with_posts = reporters_with_posts(session, event.window_start_at, event.window_end_at)
         reporter_ids = sorted(set(registered) | with_posts)
         # drop results of reporters no longer involved (withdrawn, deleted)
@@ -648,7 +655,7 @@ def rescore_events(session: Session, events: Sequence[Event], now: datetime | No
             delete(ENTRIES).where(ENTRIES.c.event_id == event.id, ENTRIES.c.reporter_id.not_in(registered))
         )
         scope.append((event, reporter_ids))
-    _score_scope(session, scope, now)
+    _score_scope(session, scope, now, registered_by_event)
     for event in events:
         rerank(session, event, now)
 

@@ -266,6 +266,15 @@ class TestFetchGuarded:
         assert conditional_headers(None, None) == {}
 
 
+@pytest.fixture
+def server():
+    """A blog feed on loopback, for the guarded transports to reach (or refuse)."""
+    simulator = Simulator()
+    simulator.add("/blogs", BlogSim(seed=3, sites=1, articles=3))
+    with simulator.serve() as handle:
+        yield handle
+
+
 class LoopbackAllowedGuard(PublicAddressGuard):
     """A guard that lets loopback through, to watch where the transport really connects."""
 
@@ -274,13 +283,6 @@ class LoopbackAllowedGuard(PublicAddressGuard):
 
 
 class TestGuardedTransport:
-    @pytest.fixture
-    def server(self):
-        simulator = Simulator()
-        simulator.add("/blogs", BlogSim(seed=3, sites=1, articles=3))
-        with simulator.serve() as handle:
-            yield handle
-
     def test_connection_is_refused_at_connect_time(self, server, fake_dns: dict[str, str]) -> None:
         # The URL-level check is skipped (client.get directly): the transport still refuses.
         fake_dns["rebind.example.org"] = "127.0.0.1"
@@ -307,13 +309,6 @@ class LoopbackOnlyGuard(PublicAddressGuard):
 
 class TestGuardedHTTPAdapter:
     """The same guard for ``requests`` (mastodon.py's HTTP library)."""
-
-    @pytest.fixture
-    def server(self):
-        simulator = Simulator()
-        simulator.add("/blogs", BlogSim(seed=3, sites=1, articles=3))
-        with simulator.serve() as handle:
-            yield handle
 
     def test_connection_is_refused_at_connect_time(self, server, fake_dns: dict[str, str]) -> None:
         fake_dns["rebind.example.org"] = "127.0.0.1"

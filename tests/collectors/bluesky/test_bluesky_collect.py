@@ -350,15 +350,15 @@ def test_text_keeps_full_links_and_multibyte_facets(bluesky_world):
 class TestAddressGuard:
     """An untrusted PDS is reached only at public addresses; a refusal is final, never retried."""
 
-    def test_a_name_resolving_to_loopback_is_refused_at_once(self, bluesky_world, lan_dns):
+    def test_a_name_resolving_to_loopback_is_refused_at_once(self, bluesky_world, fake_dns):
         world = bluesky_world(posts=20)
-        lan_dns["pds-lan.test"] = "127.0.0.1"
+        fake_dns["pds-lan.test"] = "127.0.0.1"
         config = world.config(url="https://pds-lan.test", trusted=False)
         with pytest.raises(UnsafeAddress, match="non-public address 127.0.0.1"):
             run(world.collector(), config)
         assert world.clock.slept == []
 
-    def test_an_unresolvable_pds_fails_at_once(self, bluesky_world, lan_dns):
+    def test_an_unresolvable_pds_fails_at_once(self, bluesky_world, fake_dns):
         world = bluesky_world(posts=20)
         config = world.config(url="https://gone.test", trusted=False, handle=None, token=None)
         with pytest.raises(UnsafeAddress, match="cannot resolve"):

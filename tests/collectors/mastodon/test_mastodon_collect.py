@@ -376,9 +376,9 @@ class TestAddressGuard:
     """An untrusted server is reached only at public addresses; a refusal is final, never retried."""
 
     def test_a_name_resolving_to_loopback_is_refused_before_any_request(
-        self, federation: Federation, collector: MastodonCollector, clock: FastClock, lan_dns: dict[str, str]
+        self, federation: Federation, collector: MastodonCollector, clock: FastClock, fake_dns: dict[str, str]
     ) -> None:
-        lan_dns["mastodon-lan.test"] = "127.0.0.1"
+        fake_dns["mastodon-lan.test"] = "127.0.0.1"
         port = urlsplit(federation.url).port
         config = federation.config("social1", trusted=False)
         config = replace(config, url=f"http://mastodon-lan.test:{port}/mastodon/social1")
@@ -390,7 +390,7 @@ class TestAddressGuard:
         assert clock.slept == []
 
     def test_an_unresolvable_server_fails_at_once(
-        self, collector: MastodonCollector, clock: FastClock, lan_dns: dict[str, str]
+        self, collector: MastodonCollector, clock: FastClock, fake_dns: dict[str, str]
     ) -> None:
         config = SourceConfig(Platform.MASTODON, "https://gone.test", tags=("iucncec",), timeout_s=5.0)
         with pytest.raises(UnsafeAddress, match="cannot resolve"):
@@ -398,9 +398,9 @@ class TestAddressGuard:
         assert clock.slept == []
 
     def test_a_trusted_server_may_be_on_loopback(
-        self, federation: Federation, collector: MastodonCollector, lan_dns: dict[str, str]
+        self, federation: Federation, collector: MastodonCollector, fake_dns: dict[str, str]
     ) -> None:
-        lan_dns["mastodon-lan.test"] = "127.0.0.1"
+        fake_dns["mastodon-lan.test"] = "127.0.0.1"
         port = urlsplit(federation.url).port
         config = replace(
             federation.config("social1"), url=f"http://mastodon-lan.test:{port}/mastodon/social1"
