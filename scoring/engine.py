@@ -13,22 +13,27 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 from functools import partial
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from scoring.model import EventSpec, PostFacts, PostKind, ReporterFacts, Visibility
 from scoring.rules import RuleSet
-from scoring.text import analyse_text, normalise_tag, prefix_length, shingles
+from scoring.text import analyse_text, comparable_shingles, near_copy_prefix, normalise_tag, prefix_length
 from scoring.verdicts import Reason, reason_words
 
 __all__ = [
     "EMPTY_BREAKDOWN",
     "EventResult",
+    "Extension",
     "LeaderboardEntry",
     "PostVerdict",
     "ReporterResult",
     "ScoreBreakdown",
     "ShingleMemo",
+    "StoredPost",
     "coverage_window",
+    "extend_reporter",
+    "extension_candidates",
     "post_day",
     "rank_leaderboard",
     "registered_verified_keys",
@@ -44,6 +49,9 @@ class PostVerdict:
 
     `base_points` and `engagement_points` are what the post is worth before the daily cap, shown
     even when it does not count; `points` is what it adds to the score (0 unless counted).
+    `shingle_count` and `shingle_prefix` (its ``near_copy_prefix``, joined by ``PREFIX_SEPARATOR``)
+    are set for a post that passes every check but `duplicate` (0 and "" when it has no own text): what
+    a later `extend_reporter` compares a new post with.
     """
 
     post_id: int
@@ -60,6 +68,8 @@ class PostVerdict:
     daily_rank: int | None
     duplicate_of: int | None
     own_text_length: int
+    shingle_count: int | None = None
+    shingle_prefix: str | None = None
 
     @property
     def reason_texts(self) -> tuple[str, ...]:
@@ -212,6 +222,8 @@ class _Assessed:
     duplicate_of: int | None = None
     daily_rank: int | None = None
     points: int = 0
+    shingle_count: int | None = None
+    shingle_prefix: str | None = None
 
     @property
     def worth(self) -> int:
@@ -311,6 +323,8 @@ def _verdict(assessed: _Assessed) -> PostVerdict:
         daily_rank=assessed.daily_rank,
         duplicate_of=assessed.duplicate_of,
         own_text_length=assessed.own_length,
+        shingle_count=assessed.shingle_count,
+        shingle_prefix=assessed.shingle_prefix,
     )
 
 
@@ -345,10 +359,23 @@ def _prefix(ordered_hashes: list[int], size: int) -> list[int]:
 
 @dataclass(slots=True)
 class _Shingled:
-    """A normalised text's shingles and, once a prefix index needs them, their hashes in order."""
+    """A normalised text's comparable shingles and, once needed, their hashes in order (the prefix
+    index of one scoring) and their stored prefix (joined)."""
 
     shingles: frozenset[str]
     ordered_hashes: list[int] | None = None
+    prefix: str | None = None
+
+
+# Joins a stored prefix's shingles: normalised text never holds it (str.split() takes it for a space).
+PREFIX_SEPARATOR = "\x1f"
+
+
+def _shingled(memo: ShingleMemo, text: str, size: int) -> _Shingled:
+    entry = memo.get(text)
+    if entry is None:
+        entry = memo[text] = _Shingled(comparable_shingles(text, size))
+    return entry
 
 
 ShingleMemo = dict[str, _Shingled]
@@ -370,9 +397,7 @@ def _mark_duplicates(context: _Context, passing: list[_Assessed], memo: ShingleM
     texts = {item.normalised for item in passing if item.normalised}
     small = len(texts) <= _SMALL_GROUP
     for text in texts:
-        entry = memo.get(text)
-        if entry is None:
-            entry = memo[text] = _Shingled(shingles(text, size))
+        entry = _shingled(memo, text, size)
         if not small and entry.ordered_hashes is None:
             entry.ordered_hashes = sorted(map(hash, entry.shingles))
     if not small:
@@ -419,31 +444,59 @@ def _mark_duplicates(context: _Context, passing: list[_Assessed], memo: ShingleM
             kept.append((own_shingles, own_count, assessed.post.post_id))
 
 
+def _capped(context: _Context, worth: int, rank: int) -> int:
+    """What the ``rank``-th counted post of a day (best first) adds: diminishing returns past the cap."""
+    threshold = context.rules.daily_cap.threshold
+    if rank <= threshold:
+        return worth
+    # Fraction arithmetic is exact and round() on a Fraction rounds half to even.
+    return round(Fraction(worth) * context.rules.daily_cap.factor ** (rank - threshold))
+
+
 def _apply_daily_cap(context: _Context, counted: list[_Assessed]) -> None:
     """Give each counted post its points after diminishing returns within its day."""
-    threshold = context.rules.daily_cap.threshold
-    factor = context.rules.daily_cap.factor
     rank_in_day: dict[date, int] = defaultdict(int)
     for assessed in counted:  # already best first
         rank_in_day[assessed.day] += 1
         rank = rank_in_day[assessed.day]
         assessed.daily_rank = rank
-        if rank <= threshold:
-            assessed.points = assessed.worth
-        else:
-            # Fraction arithmetic is exact and round() on a Fraction rounds half to even.
-            assessed.points = round(Fraction(assessed.worth) * factor ** (rank - threshold))
+        assessed.points = _capped(context, assessed.worth, rank)
 
 
-def _breakdown(context: _Context, counted: list[_Assessed]) -> ScoreBreakdown:
+class _Counted(NamedTuple):
+    """What a reporter's breakdown reads of one counted post."""
+
+    base: int
+    engagement: int
+    points: int
+    day: date
+    platform: str
+    is_article: bool
+    created_at: datetime
+
+
+def _counted(assessed: _Assessed) -> _Counted:
+    post = assessed.post
+    return _Counted(
+        assessed.base,
+        assessed.engagement,
+        assessed.points,
+        assessed.day,
+        post.platform,
+        post.kind == PostKind.ARTICLE,
+        post.created_at,
+    )
+
+
+def _breakdown(context: _Context, counted: Sequence[_Counted]) -> ScoreBreakdown:
     rules = context.rules
-    base = sum(assessed.base for assessed in counted)
-    engagement = sum(assessed.engagement for assessed in counted)
-    after_cap = sum(assessed.points for assessed in counted)
+    base = sum(item.base for item in counted)
+    engagement = sum(item.engagement for item in counted)
+    after_cap = sum(item.points for item in counted)
     daily_cap_effect = after_cap - base - engagement
-    counted_days = tuple(sorted({assessed.day for assessed in counted}))
+    counted_days = tuple(sorted({item.day for item in counted}))
     event_days_covered = sum(1 for day in counted_days if context.event.start <= day <= context.event.end)
-    platforms = tuple(sorted({assessed.post.platform for assessed in counted}))
+    platforms = tuple(sorted({item.platform for item in counted}))
     day_bonus = rules.coverage.event_day_bonus * event_days_covered
     platform_bonus = rules.coverage.extra_platform_bonus * max(0, len(platforms) - 1)
     return ScoreBreakdown(
@@ -454,12 +507,12 @@ def _breakdown(context: _Context, counted: list[_Assessed]) -> ScoreBreakdown:
         platform_bonus=platform_bonus,
         score=after_cap + day_bonus + platform_bonus,
         posts_counted=len(counted),
-        articles_counted=sum(1 for assessed in counted if assessed.post.kind == PostKind.ARTICLE),
+        articles_counted=sum(1 for item in counted if item.is_article),
         days_covered=len(counted_days),
         event_days_covered=event_days_covered,
         counted_days=counted_days,
         platforms=platforms,
-        first_counted_at=min((assessed.post.created_at for assessed in counted), default=None),
+        first_counted_at=min((item.created_at for item in counted), default=None),
     )
 
 
@@ -498,7 +551,9 @@ def score_reporter(
         for post in unique
     ]
     passing = sorted((item for item in assessed if not item.reasons), key=_Assessed.best_first_key)
-    _mark_duplicates(context, passing, {} if memo is None else memo)
+    memo = {} if memo is None else memo
+    _mark_duplicates(context, passing, memo)
+    _sign(context, passing, memo)
     counted = [item for item in passing if not item.reasons]
     _apply_daily_cap(context, counted)
     return ReporterResult(
@@ -507,8 +562,23 @@ def score_reporter(
         anonymous=reporter.anonymous,
         registered=reporter.registered,
         verdicts=tuple(_verdict(item) for item in assessed),
-        breakdown=_breakdown(context, counted),
+        breakdown=_breakdown(context, [_counted(item) for item in counted]),
     )
+
+
+def _sign(context: _Context, passing: list[_Assessed], memo: ShingleMemo) -> None:
+    """Give each post that passed every check but `duplicate` its shingle count and stored prefix."""
+    size = context.rules.duplicates.shingle_size
+    threshold = context.rules.duplicates.jaccard_threshold
+    for item in passing:
+        text = item.normalised
+        if not text:
+            item.shingle_count, item.shingle_prefix = 0, ""
+            continue
+        entry = _shingled(memo, text, size)
+        if entry.prefix is None:
+            entry.prefix = PREFIX_SEPARATOR.join(near_copy_prefix(entry.shingles, threshold))
+        item.shingle_count, item.shingle_prefix = len(entry.shingles), entry.prefix
 
 
 def score_unowned_posts(
@@ -523,6 +593,212 @@ def score_unowned_posts(
     return tuple(
         _verdict(_assess(context, post, has_reporter=False, registered=False, excluded_engagers=frozenset()))
         for post in unique
+    )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StoredPost:
+    """One post's verdict as the last scoring of its reporter for the event gave it (``PostVerdict``'s
+    stored fields), with what ordering and the breakdown read of the post."""
+
+    post_id: int
+    counted: bool
+    reasons: tuple[Reason, ...]
+    day: date
+    base_points: int
+    engagement_points: int
+    points: int
+    created_at: datetime
+    platform: str
+    global_key: str
+    kind: str
+    shingle_count: int | None
+    shingle_prefix: str | None
+
+    @property
+    def passing(self) -> bool:
+        """Whether it passed every check but `duplicate` (it takes part in near-copy detection)."""
+        return self.counted or self.reasons == (Reason.DUPLICATE,)
+
+    def best_first_key(self) -> tuple[int, datetime, str, str, int]:
+        return (
+            -(self.base_points + self.engagement_points),
+            self.created_at,
+            self.platform,
+            self.global_key,
+            self.post_id,
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Extension:
+    """What new posts change in a reporter's stored result: the new posts' verdicts, the stored counted
+    posts whose points the daily cap changed (post id -> points), and the new breakdown."""
+
+    verdicts: tuple[PostVerdict, ...]
+    repointed: Mapping[int, int]
+    breakdown: ScoreBreakdown
+
+
+def _prefix_tokens(prefix: str) -> list[str]:
+    return prefix.split(PREFIX_SEPARATOR) if prefix else []
+
+
+def _size_compatible(first: int, second: int, context: _Context) -> bool:
+    """|A∩B| <= the smaller size and |A∪B| >= the larger: below the threshold's ratio, no match."""
+    smaller, larger = (first, second) if first <= second else (second, first)
+    return smaller * context.jaccard_denominator >= context.jaccard_numerator * larger
+
+
+def _candidates(
+    context: _Context, stored: Sequence[StoredPost], new_posts: Sequence[PostFacts]
+) -> dict[int, set[int]] | None:
+    """For each new post with own text (by id), the stored passing posts that may be near-copies of it:
+    size-compatible and sharing a prefix shingle. None when a stored passing post has no signature."""
+    size = context.rules.duplicates.shingle_size
+    threshold = context.rules.duplicates.jaccard_threshold
+    by_token: dict[str, list[StoredPost]] = defaultdict(list)
+    for item in stored:
+        if not item.passing:
+            continue
+        if item.shingle_count is None or item.shingle_prefix is None:
+            return None  # stored before signatures were: only a full re-score can tell
+        for token in _prefix_tokens(item.shingle_prefix):
+            by_token[token].append(item)
+    found: dict[int, set[int]] = {}
+    for post in new_posts:
+        normalised = analyse_text(post.text).normalised
+        if not normalised:
+            continue
+        comparable = comparable_shingles(normalised, size)
+        found[post.post_id] = {
+            item.post_id
+            for token in near_copy_prefix(comparable, threshold)
+            for item in by_token.get(token, ())
+            if _size_compatible(len(comparable), item.shingle_count or 0, context)
+        }
+    return found
+
+
+def extension_candidates(
+    *, rules: RuleSet, event: EventSpec, stored: Sequence[StoredPost], new_posts: Sequence[PostFacts]
+) -> frozenset[int] | None:
+    """The stored posts whose texts `extend_reporter` needs (possible near-copies of a new post), or
+    None when it cannot extend this result (a stored passing post has no signature)."""
+    found = _candidates(_Context(rules, event), stored, new_posts)
+    if found is None:
+        return None
+    return frozenset().union(*found.values())
+
+
+def extend_reporter(
+    *,
+    rules: RuleSet,
+    event: EventSpec,
+    reporter: ReporterFacts,
+    stored: Sequence[StoredPost],
+    new_posts: Iterable[PostFacts],
+    other_reporters_verified_keys: frozenset[str],
+    candidate_texts: Mapping[int, str],
+) -> Extension | None:
+    """Add posts that are new since the stored result (the last `score_reporter` of this reporter and
+    event, nothing else changed since) without re-scoring the stored ones, or None when only a full
+    `score_reporter` can tell.
+
+    A new post that is neither a copy nor a near-copy of any of the reporter's passing posts (stored
+    or new) changes no other post's duplicate verdict (each post is still compared with the same kept
+    posts, and the new one matches none of them) and is itself kept; it only re-ranks the counted
+    posts of its day under the daily cap and adds to the totals. When a new post may be a near-copy,
+    this returns None. ``candidate_texts`` holds the text of every post `extension_candidates` named.
+    """
+    context = _Context(rules, event)
+    new = _unique_posts(new_posts)
+    known = {item.post_id for item in stored}
+    for post in new:
+        if post.reporter_id != reporter.reporter_id:
+            raise ValueError(
+                f"post {post.post_id} belongs to reporter {post.reporter_id}, not {reporter.reporter_id}"
+            )
+        if post.post_id in known:
+            raise ValueError(f"post {post.post_id} is stored already")
+    found = _candidates(context, stored, new)
+    if found is None:
+        return None
+    size = context.rules.duplicates.shingle_size
+    excluded_engagers = reporter.verified_account_keys | other_reporters_verified_keys
+    assessed = [
+        _assess(
+            context,
+            post,
+            has_reporter=True,
+            registered=reporter.registered,
+            excluded_engagers=excluded_engagers,
+        )
+        for post in new
+    ]
+    passing = [item for item in assessed if not item.reasons]
+    memo: ShingleMemo = {}
+    for position, item in enumerate(passing):
+        if not item.normalised:
+            continue
+        own = _shingled(memo, item.normalised, size).shingles
+        others = [
+            _shingled(memo, other.normalised, size).shingles
+            for other in passing[:position]
+            if other.normalised
+        ]
+        for post_id in found[item.post.post_id]:
+            if post_id not in candidate_texts:
+                raise ValueError(f"the text of stored post {post_id} is needed")
+            normalised = analyse_text(candidate_texts[post_id]).normalised
+            others.append(_shingled(memo, normalised, size).shingles if normalised else frozenset())
+        for other in others:
+            if other and _size_compatible(len(own), len(other), context):
+                common = len(own & other)
+                if common * context.jaccard_denominator >= context.jaccard_numerator * (
+                    len(own) + len(other) - common
+                ):
+                    return None  # a near-copy: which one is kept depends on the others
+    _sign(context, passing, memo)
+    # The daily cap of each day a new post counts on, over that day's stored and new counted posts.
+    days = {item.day for item in passing}
+    ranked: dict[date, list[tuple[tuple[int, datetime, str, str, int], StoredPost | _Assessed]]] = {
+        day: [] for day in days
+    }
+    for before in stored:
+        if before.counted and before.day in ranked:
+            ranked[before.day].append((before.best_first_key(), before))
+    for fresh in passing:
+        ranked[fresh.day].append((fresh.best_first_key(), fresh))
+    repointed: dict[int, int] = {}
+    for day_items in ranked.values():
+        day_items.sort(key=lambda pair: pair[0])
+        for rank, (_, entry) in enumerate(day_items, start=1):
+            if isinstance(entry, _Assessed):
+                entry.daily_rank = rank
+                entry.points = _capped(context, entry.worth, rank)
+            else:
+                points = _capped(context, entry.base_points + entry.engagement_points, rank)
+                if points != entry.points:
+                    repointed[entry.post_id] = points
+    counted = [
+        _Counted(
+            item.base_points,
+            item.engagement_points,
+            repointed.get(item.post_id, item.points),
+            item.day,
+            item.platform,
+            item.kind == PostKind.ARTICLE,
+            item.created_at,
+        )
+        for item in stored
+        if item.counted
+    ]
+    counted += [_counted(item) for item in passing]
+    return Extension(
+        verdicts=tuple(_verdict(item) for item in assessed),
+        repointed=repointed,
+        breakdown=_breakdown(context, counted),
     )
 
 

@@ -15,7 +15,9 @@ from functools import lru_cache
 __all__ = [
     "TextFacts",
     "analyse_text",
+    "comparable_shingles",
     "jaccard_at_least",
+    "near_copy_prefix",
     "normalise_tag",
     "prefix_length",
     "shingles",
@@ -88,6 +90,27 @@ def shingles(normalised: str, size: int) -> frozenset[str]:
     if len(normalised) <= size:
         return frozenset((normalised,))
     return frozenset({normalised[index : index + size] for index in range(len(normalised) - size + 1)})
+
+
+# A one-to-one relabelling of the commonest characters of normalised text (a permutation of the same
+# 37 code points; every other character keeps its own) under which the rarest sort first: sorting a
+# text's relabelled shingles then puts those that start with rare characters first, so the prefixes of
+# unrelated texts rarely share a shingle (the frequency order of prefix filtering). Jaccard indices are
+# unchanged by a one-to-one relabelling.
+_COMMONEST_LAST = "zqjx0123456789kvbygpwfmucldhrsnioate "
+_RARE_FIRST = str.maketrans(_COMMONEST_LAST, "".join(sorted(_COMMONEST_LAST)))
+
+
+def comparable_shingles(normalised: str, size: int) -> frozenset[str]:
+    """The shingles of a normalised text after the rare-first relabelling: the sets that near-copy
+    detection compares and whose sorted prefixes it stores (stable across processes and machines)."""
+    return shingles(normalised.translate(_RARE_FIRST), size)
+
+
+def near_copy_prefix(comparable: frozenset[str], threshold: Fraction) -> tuple[str, ...]:
+    """The first ``prefix_length`` of a set's comparable shingles in sorted order: two sets with a
+    Jaccard index >= threshold always share one (see ``prefix_length``)."""
+    return tuple(sorted(comparable)[: prefix_length(len(comparable), threshold)])
 
 
 def prefix_length(size: int, threshold: Fraction) -> int:

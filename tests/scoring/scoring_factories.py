@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from scoring import EventSpec, PostFacts, ReporterFacts, RuleSet, load_rules
+from scoring import EventSpec, PostFacts, ReporterFacts, ReporterResult, RuleSet, StoredPost, load_rules
 
 RULES: RuleSet = load_rules("2026.1")
 
@@ -81,3 +82,26 @@ def make_reporter(reporter_id: int = ALICE, **overrides: Any) -> ReporterFacts:
     }
     values.update(overrides)
     return ReporterFacts(**values)
+
+
+def stored_posts(result: ReporterResult, posts: Sequence[PostFacts]) -> list[StoredPost]:
+    """What the app stores of a result and reads back for ``extend_reporter``."""
+    by_id = {post.post_id: post for post in posts}
+    return [
+        StoredPost(
+            post_id=verdict.post_id,
+            counted=verdict.counted,
+            reasons=verdict.reasons,
+            day=verdict.day,
+            base_points=verdict.base_points,
+            engagement_points=verdict.engagement_points,
+            points=verdict.points,
+            created_at=by_id[verdict.post_id].created_at,
+            platform=by_id[verdict.post_id].platform,
+            global_key=by_id[verdict.post_id].global_key,
+            kind=by_id[verdict.post_id].kind,
+            shingle_count=verdict.shingle_count,
+            shingle_prefix=verdict.shingle_prefix,
+        )
+        for verdict in result.verdicts
+    ]

@@ -11,12 +11,16 @@ import pytest
 from scoring import (
     REASON_TEXT,
     EventSpec,
+    Extension,
     PostFacts,
     PostVerdict,
     Reason,
     ReporterFacts,
     ReporterResult,
+    StoredPost,
     analyse_text,
+    extend_reporter,
+    extension_candidates,
     score_event,
     score_reporter,
 )
@@ -33,6 +37,7 @@ from tests.scoring.scoring_factories import (
     make_post,
     make_reporter,
     sentence,
+    stored_posts,
 )
 
 DAY = timedelta(days=1)
@@ -559,3 +564,67 @@ def test_the_worked_example_of_docs_scoring_md() -> None:
     assert result.breakdown.day_bonus == 4000
     assert result.breakdown.platform_bonus == 1000
     assert result.score == 14233
+
+
+# --- extending a stored result with new posts ----------------------------------------------------------
+
+
+def _extend(
+    old: list[PostFacts], new: list[PostFacts], stored: list[StoredPost] | None = None
+) -> Extension | None:
+    before = score(old)
+    stored = stored_posts(before, old) if stored is None else stored
+    return extend_reporter(
+        rules=RULES,
+        event=EVENT,
+        reporter=make_reporter(),
+        stored=stored,
+        new_posts=new,
+        other_reporters_verified_keys=frozenset(),
+        candidate_texts={post.post_id: post.text for post in old},
+    )
+
+
+def test_a_new_post_with_more_points_re_caps_its_day_without_re_scoring_the_stored_ones() -> None:
+    old = [make_post(n, likes=n, created_at=NOON_DAY_ONE + timedelta(minutes=n)) for n in range(1, 10)]
+    new = [make_post(20, likes=7)]
+    extension = _extend(old, new)
+    after = score(old + new)
+    assert extension is not None
+    assert extension.breakdown == after.breakdown
+    assert extension.verdicts == (after.verdicts[-1],)
+    # posts 1-5 had ranks 9..5 on the day; each moves one down, and the cap halves them once more
+    assert extension.repointed == {v.post_id: v.points for v in after.verdicts[:5]}
+    assert len(extension.repointed) == 5
+
+
+def test_a_new_near_copy_of_a_stored_post_leaves_it_to_a_full_re_score() -> None:
+    old = [make_post(1, text="Coral reefs need protection now, more than ever before. #iucncec")]
+    new = [make_post(2, text="Coral reefs need protection now - more than ever before! #iucncec", likes=30)]
+    assert _extend(old, new) is None
+
+
+def test_a_stored_passing_post_without_its_signature_cannot_be_extended() -> None:
+    old = [make_post(1)]
+    unsigned = [
+        replace(item, shingle_count=None, shingle_prefix=None) for item in stored_posts(score(old), old)
+    ]
+    assert extension_candidates(rules=RULES, event=EVENT, stored=unsigned, new_posts=[make_post(2)]) is None
+    assert _extend(old, [make_post(2)], stored=unsigned) is None
+
+
+def test_a_candidate_text_the_caller_did_not_give_is_an_error() -> None:
+    old = [make_post(1, text="Coral reefs need protection now, more than ever before. #iucncec")]
+    before = score(old)
+    with pytest.raises(ValueError, match="text of stored post 1"):
+        extend_reporter(
+            rules=RULES,
+            event=EVENT,
+            reporter=make_reporter(),
+            stored=stored_posts(before, old),
+            new_posts=[
+                make_post(2, text="Coral reefs need protection now - more than ever before! #iucncec")
+            ],
+            other_reporters_verified_keys=frozenset(),
+            candidate_texts={},
+        )

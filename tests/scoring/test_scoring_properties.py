@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from random import Random
@@ -12,16 +13,20 @@ from hypothesis import strategies as st
 from scoring import (
     EventResult,
     PostFacts,
+    PostVerdict,
     Reason,
     ReporterFacts,
+    ReporterResult,
     analyse_text,
+    extend_reporter,
+    extension_candidates,
     rank_leaderboard,
     registered_verified_keys,
     score_event,
     score_reporter,
 )
 from scoring.text import jaccard_at_least, shingles
-from tests.scoring.scoring_factories import EVENT, RULES, sentence
+from tests.scoring.scoring_factories import EVENT, RULES, sentence, stored_posts
 
 PROPERTY_SETTINGS = settings(max_examples=120, deadline=None)
 
@@ -327,3 +332,102 @@ def test_prefix_filtered_duplicates_equal_a_plain_pairwise_scan(texts: list[str]
         if match is None and normalised:
             kept.append((normalised, post.post_id))
     assert {verdict.post_id: verdict.duplicate_of for verdict in result.verdicts} == expected
+
+
+@st.composite
+def fresh_posts(draw: st.DrawFn, owner: int) -> PostFacts:
+    """A new post of ``owner``: often a text of its own (the extension's case), sometimes one of the
+    shared pool (copies and near-copies, where it must give way to a full re-score)."""
+    post = draw(post_drafts(owner=owner))
+    if draw(st.booleans()):
+        own = sentence(draw(st.integers(10, 10_000)), words=draw(st.integers(3, 40)))
+        post = replace(post, text=own + draw(st.sampled_from(TAG_SUFFIXES)))
+    if draw(st.booleans()):  # one that passes every check but `duplicate`
+        post = replace(
+            post,
+            account_key=ACCOUNTS[owner][0],
+            platform="mastodon",
+            account_verified=True,
+            text=post.text + " #iucncec",
+            kind="post",
+            visibility="public",
+            media_count=1,
+            deleted=False,
+            excluded=False,
+        )
+    return post
+
+
+def _passing(verdict: PostVerdict) -> bool:
+    return verdict.counted or verdict.reasons == (Reason.DUPLICATE,)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=event_data(), reporter_id=st.sampled_from(REPORTER_IDS), draw=st.data())
+def test_extending_a_stored_result_with_new_posts_equals_a_full_rescore(
+    data: EventData, reporter_id: int, draw: st.DataObject
+) -> None:
+    """``extend_reporter`` gives exactly what ``score_reporter`` gives over old and new posts, and
+    declines (None) only when a new post passing every other check is a copy or near-copy of one."""
+    reporter = next(item for item in data.reporters if item.reporter_id == reporter_id)
+    engaged = registered_verified_keys(data.reporters)
+    old = numbered(draw.draw(st.lists(fresh_posts(owner=reporter_id), max_size=25)))
+    new = numbered(draw.draw(st.lists(fresh_posts(owner=reporter_id), max_size=5)), start=len(old) + 1)
+    if draw.draw(st.booleans()):  # crowd them into two days: the daily cap re-ranks stored posts
+        old, new = (
+            [
+                replace(post, created_at=EVENT_NOON + timedelta(minutes=draw.draw(st.integers(0, 1439))))
+                for post in posts
+            ]
+            for posts in (old, new)
+        )
+
+    def score(posts: Sequence[PostFacts]) -> ReporterResult:
+        return score_reporter(
+            rules=RULES, event=EVENT, reporter=reporter, posts=posts, other_reporters_verified_keys=engaged
+        )
+
+    before = score(old)
+    stored = stored_posts(before, old)
+    wanted = extension_candidates(rules=RULES, event=EVENT, stored=stored, new_posts=new)
+    assert wanted is not None  # every passing post was stored with its signature
+    texts = {post.post_id: post.text for post in old if post.post_id in wanted}
+    extension = extend_reporter(
+        rules=RULES,
+        event=EVENT,
+        reporter=reporter,
+        stored=stored,
+        new_posts=new,
+        other_reporters_verified_keys=engaged,
+        candidate_texts=texts,
+    )
+    after = score(old + new)
+    verdicts = {verdict.post_id: verdict for verdict in after.verdicts}
+    if extension is None:
+        new_ids = {post.post_id for post in new}
+        normalised = {
+            post.post_id: analyse_text(post.text).normalised
+            for post in old + new
+            if _passing(verdicts[post.post_id]) and analyse_text(post.text).normalised
+        }
+        assert any(
+            first in new_ids
+            and first != second
+            and jaccard_at_least(
+                shingles(text, 5), shingles(normalised[second], 5), numerator=9, denominator=10
+            )
+            for first, text in normalised.items()
+            for second in normalised
+        )
+        return
+    assert extension.breakdown == after.breakdown
+    assert extension.verdicts == tuple(verdicts[post.post_id] for post in new)
+    for verdict in before.verdicts:
+        now = verdicts[verdict.post_id]
+        assert now.points == extension.repointed.get(verdict.post_id, verdict.points)
+        assert (now.counted, now.reasons, now.base_points, now.engagement_points) == (
+            verdict.counted,
+            verdict.reasons,
+            verdict.base_points,
+            verdict.engagement_points,
+        )
