@@ -81,7 +81,7 @@ def incremental(url: str, *, reporters: int, seed: int) -> dict[str, Any]:
     touched = new_posts(engine, reporters=reporters, count=NEW_POSTS, seed=seed)
     start = time.perf_counter()
     with Session(engine) as session:
-        mark_posts_dirty(session, touched)
+        mark_posts_dirty(session, touched, new=True)  # as ingest marks the posts it inserts
         session.commit()
     rescored = rescore_dirty(engine=engine)
     seconds = time.perf_counter() - start

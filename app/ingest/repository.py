@@ -37,8 +37,10 @@ class PageOutcome:
     updated: int = 0
     unchanged: int = 0
     touched_reporters: set[int] = field(default_factory=set)
-    # (reporter, stored post instant) of every post stored or refreshed: the events to re-score them in
+    # (reporter, stored post instant) of every post refreshed: the events to re-score them in
     touched_posts: list[tuple[int, datetime]] = field(default_factory=list)
+    # the same of every post inserted: nothing stored changed for them, so they may extend a stored result
+    new_posts: list[tuple[int, datetime]] = field(default_factory=list)
 
 
 def next_recheck(created_at: datetime, now: datetime) -> tuple[int, datetime | None]:
@@ -184,6 +186,7 @@ def upsert_posts(
     if source_id is not None:
         _record_sightings(page, source_id=source_id, items=items, ids=ids, now=now)
     mark_posts_dirty(session, outcome.touched_posts)
+    mark_posts_dirty(session, outcome.new_posts, new=True)  # a pair marked above stays a full re-score
     # --- identity hook: verification codes in collected posts (owned by app/reporters/identity.py) ---
     from app.reporters.identity import detect_verification_codes  # late: identity imports this module
 
@@ -262,7 +265,7 @@ def _plan(
             outcome.new += 1
             if reporter_id is not None:
                 outcome.touched_reporters.add(reporter_id)
-                outcome.touched_posts.append((reporter_id, post.created_at))
+                outcome.new_posts.append((reporter_id, post.created_at))
             continue
         newer = _is_newer(post, row.version, row.edited_at)
         values = [now, post.likes, post.reposts, post.replies, 0]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -31,19 +31,25 @@ ENGAGEMENTS = table(PostEngagement)
 REGISTRATIONS = table(Registration)
 
 
-def _queue(session: Session, pairs: Iterable[tuple[int, int]]) -> None:
-    rows = [{"reporter_id": rid, "event_id": eid} for rid, eid in sorted(set(pairs))]
+def _queue(session: Session, pairs: Iterable[tuple[int, int]], *, only_new: bool = False) -> None:
+    rows = [{"reporter_id": rid, "event_id": eid, "only_new": only_new} for rid, eid in sorted(set(pairs))]
     if not rows:
         return
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(table(ScoreDirty))
+    marks = table(ScoreDirty)
+    statement = insert(marks)
     # An existing mark is touched, not skipped: the row lock makes a scorer that takes this mark while
     # our transaction is open wait for our commit, and so read our posts. With DO NOTHING it could
     # take the mark, score without our uncommitted posts, and leave them unscored with no mark left.
     # Marks are locked in (reporter, event) order here and in ``rescore_pending``: no deadlock.
+    # A mark stays "only new posts" only while every change it stands for is one.
     session.execute(
         statement.on_conflict_do_update(
-            index_elements=["reporter_id", "event_id"], set_={"marked_at": statement.excluded.marked_at}
+            index_elements=["reporter_id", "event_id"],
+            set_={
+                "marked_at": statement.excluded.marked_at,
+                "only_new": and_(marks.c.only_new, statement.excluded.only_new),
+            },
         ),
         rows,
     )
@@ -82,9 +88,12 @@ def mark_dirty(session: Session, reporter_ids: Iterable[int | None]) -> None:
     _queue(session, ((rid, EVERY_EVENT) for rid in {*ids, *engaged}))
 
 
-def mark_posts_dirty(session: Session, posts: Iterable[tuple[int | None, datetime]]) -> None:
+def mark_posts_dirty(
+    session: Session, posts: Iterable[tuple[int | None, datetime]], *, new: bool = False
+) -> None:
     """Mark (reporter, post instant) pairs: each reporter for the events whose candidate window holds
-    one of their changed posts (idempotent)."""
+    one of their changed posts (idempotent). ``new``: the posts were just inserted and nothing else of
+    the reporter's changed, so the scorer may extend the stored result with them."""
     changed = [(rid, at) for rid, at in posts if rid is not None]
     if not changed:
         return
@@ -97,6 +106,7 @@ def mark_posts_dirty(session: Session, posts: Iterable[tuple[int | None, datetim
             for event_id, start, end in windows
             if start - NEAR_MISS <= at < end + NEAR_MISS
         ),
+        only_new=new,
     )
 
 

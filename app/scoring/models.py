@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Index, Text, UniqueConstraint
+from sqlalchemy import text as sql_text
 from sqlmodel import Field, SQLModel
 
 from app.core.fields import json_field, utc_field
@@ -42,6 +43,10 @@ class PostVerdict(SQLModel, table=True):
     reasons: list[str] = json_field()
     day: date | None = None  # the post's day in the event's time zone
     computed_at: datetime = utc_field(now=True)
+    # A post passing every check but `duplicate`: its shingle count and near-copy prefix (see
+    # scoring.engine.PostVerdict), what a new post of the same reporter is compared with.
+    shingle_count: int | None = None
+    shingle_prefix: str | None = Field(default=None, sa_type=Text)
 
 
 class LeaderboardEntry(SQLModel, table=True):
@@ -98,6 +103,9 @@ class ScoreDirty(SQLModel, table=True):
     reporter_id: int = Field(foreign_key="reporters.id", ondelete="CASCADE")
     event_id: int = Field(default=EVERY_EVENT, sa_column_kwargs={"server_default": "0"})
     marked_at: datetime = utc_field(now=True)
+    # Only new posts arrived since the last scoring (nothing stored changed): they may extend the
+    # stored result (``scoring.extend_reporter``) instead of a full re-score of the reporter.
+    only_new: bool = Field(default=False, sa_column_kwargs={"server_default": sql_text("false")})
 
 
 class ScoreDigest(SQLModel, table=True):

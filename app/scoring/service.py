@@ -19,9 +19,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, Text, bindparam, cast, delete, insert, select, text, update
+from sqlalchemy import Engine, Text, bindparam, cast, delete, exists, insert, or_, select, text, update
 from sqlmodel import Session
 
 from app.core.db import insert_rows, table, writing
@@ -38,11 +38,23 @@ from app.scoring.models import (
     ScoreDirty,
     ScoreHistory,
 )
-from scoring.engine import ReporterResult, ScoreBreakdown, ShingleMemo, rank_leaderboard, score_reporter
+from scoring.engine import PostVerdict as EnginePostVerdict
+from scoring.engine import (
+    ReporterResult,
+    ScoreBreakdown,
+    ShingleMemo,
+    StoredPost,
+    extend_reporter,
+    extension_candidates,
+    rank_leaderboard,
+    score_reporter,
+)
 from scoring.model import EventSpec, PostFacts, ReporterFacts
 from scoring.rules import RuleSet as Rules
 from scoring.rules import rules_toml_text
+from scoring.verdicts import Reason
 
+_T = TypeVar("_T")
 POSTS = table(Post)
 ACCOUNTS = table(Account)
 REGISTRATIONS = table(Registration)
@@ -204,13 +216,29 @@ def candidate_span(event: Event) -> tuple[datetime, datetime]:
 
 
 def posts_between(
-    session: Session, reporter_ids: Sequence[int], start: datetime, end: datetime
+    session: Session,
+    reporter_ids: Sequence[int],
+    start: datetime,
+    end: datetime,
+    *,
+    without_verdict: Event | None = None,
 ) -> dict[int, list[PostFacts]]:
     """These reporters' posts created in [start, end), as scoring facts, grouped by reporter, each
-    reporter's in order of creation."""
+    reporter's in order of creation; only those with no stored verdict for ``without_verdict``."""
     if not reporter_ids:
         return {}
     p = POSTS.c
+    unscored = (
+        []
+        if without_verdict is None
+        else [
+            ~exists().where(
+                VERDICTS.c.post_id == p.id,
+                VERDICTS.c.event_id == without_verdict.id,
+                VERDICTS.c.rules_version == without_verdict.rules_version,
+            )
+        ]
+    )
     rows = session.execute(
         select(
             p.id,
@@ -233,7 +261,7 @@ def posts_between(
             ACCOUNTS.c.state,
         )
         .select_from(POSTS.outerjoin(ACCOUNTS, ACCOUNTS.c.id == p.account_id))
-        .where(p.reporter_id.in_(list(reporter_ids)), p.created_at >= start, p.created_at < end)
+        .where(p.reporter_id.in_(list(reporter_ids)), p.created_at >= start, p.created_at < end, *unscored)
         .order_by(p.reporter_id, p.created_at, p.id)
     ).all()
     post_ids = [r.id for r in rows]
@@ -300,14 +328,36 @@ def _breakdown_from_json(data: dict[str, Any]) -> ScoreBreakdown:
     return ScoreBreakdown(**values)
 
 
+# What a digest covers of one verdict, in post id order: every stored field but ``computed_at``.
+_DigestRow = tuple[int, bool, int, int, int, tuple[Reason, ...], int, int | None, str | None]
+
+
+def _digest_row(v: EnginePostVerdict) -> _DigestRow:
+    return (
+        v.post_id,
+        v.counted,
+        v.points,
+        v.base_points,
+        v.engagement_points,
+        v.reasons,
+        v.day.toordinal(),
+        v.shingle_count,
+        v.shingle_prefix,
+    )
+
+
+def _digest_of(rows: Sequence[_DigestRow], breakdown: ScoreBreakdown | None) -> str:
+    """A short hash (stable across processes) of a reporter's stored verdicts and entry (None when not
+    registered) for one event."""
+    entry = _breakdown_json(breakdown) if breakdown is not None else None
+    return hashlib.blake2b(repr((3, rows, entry)).encode(), digest_size=16).hexdigest()
+
+
 def _digest(result: ReporterResult) -> str:
-    """What ``_write_results`` stores for this result, as a short hash (stable across processes)."""
-    verdicts = [
-        (v.post_id, v.counted, v.points, v.base_points, v.engagement_points, v.reasons, v.day.toordinal())
-        for v in result.verdicts
-    ]
-    entry = _breakdown_json(result.breakdown) if result.registered else None
-    return hashlib.blake2b(repr((verdicts, entry)).encode(), digest_size=16).hexdigest()
+    """What ``_write_results`` stores for this result, as a short hash."""
+    return _digest_of(
+        [_digest_row(v) for v in result.verdicts], result.breakdown if result.registered else None
+    )
 
 
 _VERDICT_COLUMNS = (
@@ -322,7 +372,28 @@ _VERDICT_COLUMNS = (
     "reasons",
     "day",
     "computed_at",
+    "shingle_count",
+    "shingle_prefix",
 )
+
+
+def _verdict_row(event: Event, v: EnginePostVerdict, now: datetime) -> tuple[Any, ...]:
+    """One verdict's values in ``_VERDICT_COLUMNS`` order."""
+    return (
+        event.id,
+        event.rules_version,
+        v.post_id,
+        v.reporter_id,
+        v.counted,
+        v.points,
+        v.base_points,
+        v.engagement_points,
+        tuple(r.value for r in v.reasons),  # binds as the same JSON list, once per distinct tuple
+        v.day,
+        now,
+        v.shingle_count,
+        v.shingle_prefix,
+    )
 
 
 def _write_results(session: Session, event: Event, results: Sequence[ReporterResult], now: datetime) -> None:
@@ -349,23 +420,7 @@ def _write_results(session: Session, event: Event, results: Sequence[ReporterRes
         session,
         VERDICTS,
         _VERDICT_COLUMNS,
-        (
-            (
-                event.id,
-                version,
-                v.post_id,
-                v.reporter_id,
-                v.counted,
-                v.points,
-                v.base_points,
-                v.engagement_points,
-                tuple(r.value for r in v.reasons),  # binds as the same JSON list, once per distinct tuple
-                v.day,
-                now,
-            )
-            for result in changed
-            for v in result.verdicts
-        ),
+        (_verdict_row(event, v, now) for result in changed for v in result.verdicts),
     )
     insert_rows(
         session,
@@ -388,31 +443,8 @@ def _write_results(session: Session, event: Event, results: Sequence[ReporterRes
                 )
             ).scalars()
         )
-    values = [
-        {
-            "rid": r.reporter_id,
-            "score": r.breakdown.score,
-            "posts_counted": r.breakdown.posts_counted,
-            "days_covered": r.breakdown.event_days_covered,
-            "platforms": list(r.breakdown.platforms),
-            "first_counted_at": r.breakdown.first_counted_at,
-            "breakdown": _breakdown_json(r.breakdown),
-            "computed_at": now,
-        }
-        for r in registered
-    ]
-    updates = [v for v in values if v["rid"] in existing]
-    if updates:
-        session.execute(
-            update(ENTRIES)
-            .where(
-                ENTRIES.c.event_id == event.id,
-                ENTRIES.c.rules_version == version,
-                ENTRIES.c.reporter_id == bindparam("rid"),
-            )
-            .values({name: bindparam(name) for name in updates[0] if name != "rid"}),
-            updates,
-        )
+    values = [_entry_values(r.reporter_id, r.breakdown, now) for r in registered]
+    _update_entries(session, event, [v for v in values if v["rid"] in existing])
     inserts = [
         {"event_id": event.id, "rules_version": version, "reporter_id": v.pop("rid"), "rank": 0, **v}
         for v in values
@@ -420,6 +452,34 @@ def _write_results(session: Session, event: Event, results: Sequence[ReporterRes
     ]
     if inserts:
         session.execute(insert(ENTRIES), inserts)
+
+
+def _entry_values(reporter_id: int, breakdown: ScoreBreakdown, now: datetime) -> dict[str, Any]:
+    """A leaderboard entry's unranked values (``rid``: the reporter)."""
+    return {
+        "rid": reporter_id,
+        "score": breakdown.score,
+        "posts_counted": breakdown.posts_counted,
+        "days_covered": breakdown.event_days_covered,
+        "platforms": list(breakdown.platforms),
+        "first_counted_at": breakdown.first_counted_at,
+        "breakdown": _breakdown_json(breakdown),
+        "computed_at": now,
+    }
+
+
+def _update_entries(session: Session, event: Event, updates: Sequence[dict[str, Any]]) -> None:
+    if updates:
+        session.execute(
+            update(ENTRIES)
+            .where(
+                ENTRIES.c.event_id == event.id,
+                ENTRIES.c.rules_version == event.rules_version,
+                ENTRIES.c.reporter_id == bindparam("rid"),
+            )
+            .values({name: bindparam(name) for name in updates[0] if name != "rid"}),
+            updates,
+        )
 
 
 def _delete_reporters_rows(session: Session, stored: Any, event: Event, reporter_ids: Sequence[int]) -> None:
@@ -434,7 +494,7 @@ def _delete_reporters_rows(session: Session, stored: Any, event: Event, reporter
         )
 
 
-def _chunks(ids: Sequence[int], size: int = 5000) -> list[list[int]]:
+def _chunks(ids: Sequence[_T], size: int = 5000) -> list[list[_T]]:
     """Split a list of ids for ``IN (...)`` (SQLite allows 32,766 parameters per statement)."""
     return [list(ids[start : start + size]) for start in range(0, len(ids), size)]
 
@@ -598,6 +658,209 @@ def _score_scope(
             _write_results(session, plan.event, results.pop(plan.event.id or 0, []), now)
 
 
+def _extend_event(session: Session, event: Event, reporter_ids: Sequence[int], now: datetime) -> set[int]:
+    """Add these reporters' new posts (no stored verdict yet; nothing else of theirs changed) to their
+    stored results for the event (``scoring.extend_reporter``): only the new posts are analysed, and
+    only the new verdicts, the day's re-capped points, the digest and the entry are written. Return the
+    reporters it cannot extend (no stored result, a possible near-copy, a result stored before
+    signatures were): they need a full re-score."""
+    version = event.rules_version
+    spec = event_spec(event)
+    rules = rules_for(session, version)
+    start, end = candidate_span(event)
+    full: set[int] = set()
+    for chunk in _chunks(sorted(reporter_ids), SCORE_CHUNK):
+        where = (VERDICTS.c.event_id == event.id, VERDICTS.c.rules_version == version)
+        digests = dict(
+            session.execute(
+                select(DIGESTS.c.reporter_id, DIGESTS.c.digest).where(
+                    DIGESTS.c.event_id == event.id,
+                    DIGESTS.c.rules_version == version,
+                    DIGESTS.c.reporter_id.in_(chunk),
+                )
+            ).all()
+        )
+        full.update(rid for rid in chunk if rid not in digests)
+        chunk = [rid for rid in chunk if rid in digests]
+        if not chunk:
+            continue
+        stored: dict[int, list[StoredPost]] = defaultdict(list)
+        v, p = VERDICTS.c, POSTS.c
+        for row in session.execute(
+            select(
+                v.reporter_id,
+                v.post_id,
+                v.counted,
+                v.reasons,
+                v.day,
+                v.base_points,
+                v.engagement_points,
+                v.points,
+                v.shingle_count,
+                v.shingle_prefix,
+                p.created_at,
+                p.platform,
+                p.global_key,
+                p.kind,
+            )
+            .join(POSTS, p.id == v.post_id)
+            .where(*where, v.reporter_id.in_(chunk))
+            .order_by(v.post_id)
+        ):
+            stored[row.reporter_id].append(
+                StoredPost(
+                    post_id=row.post_id,
+                    counted=row.counted,
+                    reasons=_reasons(tuple(row.reasons)),
+                    day=row.day,
+                    base_points=row.base_points,
+                    engagement_points=row.engagement_points,
+                    points=row.points,
+                    created_at=row.created_at,
+                    platform=row.platform,
+                    global_key=row.global_key,
+                    kind=row.kind,
+                    shingle_count=row.shingle_count,
+                    shingle_prefix=row.shingle_prefix,
+                )
+            )
+        new = posts_between(session, chunk, start, end, without_verdict=event)
+        wanted: dict[int, frozenset[int]] = {}
+        for rid in chunk:
+            found = extension_candidates(
+                rules=rules, event=spec, stored=stored[rid], new_posts=new.get(rid, [])
+            )
+            if found is None:
+                full.add(rid)
+            else:
+                wanted[rid] = found
+        texts = _texts(session, sorted(set().union(*wanted.values())))
+        facts = reporter_facts_by_event(session, [event], list(wanted)).get(event.id or 0, {})
+        engaged = _registered_engagers(session, event, (post for posts in new.values() for post in posts))
+        entries = set(
+            session.execute(
+                select(ENTRIES.c.reporter_id).where(
+                    ENTRIES.c.event_id == event.id,
+                    ENTRIES.c.rules_version == version,
+                    ENTRIES.c.reporter_id.in_(chunk),
+                )
+            ).scalars()
+        )
+        inserts: list[tuple[Any, ...]] = []
+        repoints: list[dict[str, Any]] = []
+        new_digests: list[dict[str, Any]] = []
+        entry_updates: list[dict[str, Any]] = []
+        for rid, found in wanted.items():
+            reporter = facts.get(rid)
+            if reporter is None or reporter.registered != (rid in entries):
+                full.add(rid)  # deleted, or registration changed without its mark: re-score in full
+                continue
+            extension = extend_reporter(
+                rules=rules,
+                event=spec,
+                reporter=reporter,
+                stored=stored[rid],
+                new_posts=new.get(rid, []),
+                other_reporters_verified_keys=engaged,
+                candidate_texts={post_id: texts[post_id] for post_id in found},
+            )
+            if extension is None:
+                full.add(rid)
+                continue
+            rows = sorted(
+                [_stored_digest_row(item, extension.repointed.get(item.post_id)) for item in stored[rid]]
+                + [_digest_row(verdict) for verdict in extension.verdicts]
+            )
+            breakdown = extension.breakdown if reporter.registered else None
+            digest = _digest_of(rows, breakdown)
+            if digest == digests[rid]:
+                continue
+            inserts += [_verdict_row(event, verdict, now) for verdict in extension.verdicts]
+            repoints += [
+                {"pid": post_id, "points": points, "computed_at": now}
+                for post_id, points in extension.repointed.items()
+            ]
+            new_digests.append({"rid": rid, "digest": digest})
+            if breakdown is not None:
+                entry_updates.append(_entry_values(rid, breakdown, now))
+        insert_rows(session, VERDICTS, _VERDICT_COLUMNS, inserts)
+        if repoints:
+            session.execute(
+                update(VERDICTS)
+                .where(*where, VERDICTS.c.post_id == bindparam("pid"))
+                .values(points=bindparam("points"), computed_at=bindparam("computed_at")),
+                repoints,
+            )
+        if new_digests:
+            session.execute(
+                update(DIGESTS)
+                .where(
+                    DIGESTS.c.event_id == event.id,
+                    DIGESTS.c.rules_version == version,
+                    DIGESTS.c.reporter_id == bindparam("rid"),
+                )
+                .values(digest=bindparam("digest")),
+                new_digests,
+            )
+        _update_entries(session, event, entry_updates)
+    return full
+
+
+@lru_cache(maxsize=64)
+def _reasons(values: tuple[str, ...]) -> tuple[Reason, ...]:
+    return tuple(Reason(value) for value in values)
+
+
+def _stored_digest_row(item: StoredPost, points: int | None) -> _DigestRow:
+    return (
+        item.post_id,
+        item.counted,
+        item.points if points is None else points,
+        item.base_points,
+        item.engagement_points,
+        item.reasons,
+        item.day.toordinal(),
+        item.shingle_count,
+        item.shingle_prefix,
+    )
+
+
+def _texts(session: Session, post_ids: Sequence[int]) -> dict[int, str]:
+    texts: dict[int, str] = {}
+    for chunk in _chunks(post_ids):
+        texts.update(
+            (pid, text)
+            for pid, text in session.execute(select(POSTS.c.id, POSTS.c.text).where(POSTS.c.id.in_(chunk)))
+        )
+    return texts
+
+
+def _registered_engagers(session: Session, event: Event, posts: Iterable[PostFacts]) -> frozenset[str]:
+    """Which of these posts' named engagers are verified accounts of reporters registered for the event
+    (left out of engagement; the event-wide set restricted to the keys that matter here)."""
+    keys = {key for post in posts for key in (*post.liked_by, *post.reposted_by, *post.replied_by)}
+    if not keys:
+        return frozenset()
+    dids = sorted(key.removeprefix("bluesky:") for key in keys if key.startswith("bluesky:"))
+    found: set[str] = set()
+    for chunk in _chunks(sorted(keys)):
+        query = (
+            select(ACCOUNTS.c.account_key, ACCOUNTS.c.did)
+            .join(REGISTRATIONS, REGISTRATIONS.c.reporter_id == ACCOUNTS.c.reporter_id)
+            .where(
+                ACCOUNTS.c.state == VerificationState.VERIFIED,
+                REGISTRATIONS.c.event_id == event.id,
+                REGISTRATIONS.c.withdrawn_at.is_(None),
+                or_(ACCOUNTS.c.account_key.in_(chunk), ACCOUNTS.c.did.in_(dids)),
+            )
+        )
+        for account_key, did in session.execute(query):
+            found.add(account_key)
+            if did:
+                found.add(f"bluesky:{did}")
+    return frozenset(found & keys)
+
+
 def _created(post: PostFacts) -> datetime:
     return post.created_at
 
@@ -688,16 +951,37 @@ def involvement(session: Session, reporter_ids: Sequence[int]) -> dict[int, set[
     return involved
 
 
-def rescore_scoped(session: Session, scope: dict[int, set[int]], now: datetime | None = None) -> None:
-    """Re-score the given reporters of each event (``{event id: reporter ids}``), then re-rank it."""
+def rescore_scoped(
+    session: Session,
+    scope: dict[int, set[int]],
+    now: datetime | None = None,
+    *,
+    extend: dict[int, set[int]] | None = None,
+) -> None:
+    """Re-score the given reporters of each event (``{event id: reporter ids}``), then re-rank it.
+    ``extend`` names reporters whose only change is new posts: their stored results are extended
+    (``_extend_event``) unless that cannot tell, when they are re-scored like the others."""
     now = now or datetime.now(UTC)
-    wanted = {event_id: rids for event_id, rids in scope.items() if rids}
-    if not wanted:
+    wanted = {event_id: set(rids) for event_id, rids in scope.items() if rids}
+    adding = {
+        event_id: set(rids) - wanted.get(event_id, set()) for event_id, rids in (extend or {}).items() if rids
+    }
+    if not wanted and not adding:
         return
     lock_scoring(session)
-    events = session.execute(select(Event).where(EVENTS.c.id.in_(sorted(wanted))).order_by(EVENTS.c.id))
+    ids = sorted(set(wanted) | set(adding))
+    events = session.execute(select(Event).where(EVENTS.c.id.in_(ids)).order_by(EVENTS.c.id))
     chosen = list(events.scalars().all())
-    _score_scope(session, [(event, sorted(wanted[event.id or 0])) for event in chosen], now)
+    for event in chosen:
+        if adding.get(event.id or 0):
+            wanted.setdefault(event.id or 0, set()).update(
+                _extend_event(session, event, sorted(adding[event.id or 0]), now)
+            )
+    _score_scope(
+        session,
+        [(event, sorted(wanted[event.id or 0])) for event in chosen if wanted.get(event.id or 0)],
+        now,
+    )
     for event in chosen:
         rerank(session, event, now)
 
@@ -712,7 +996,9 @@ def rescore_pending(session: Session, *, batch: int = 500) -> int:
     many marks were taken."""
     lock_scoring(session)  # before reading the queue: the previous scorer's deletions are then visible
     marks = session.execute(
-        select(DIRTY.c.id, DIRTY.c.reporter_id, DIRTY.c.event_id).order_by(DIRTY.c.id).limit(batch)
+        select(DIRTY.c.id, DIRTY.c.reporter_id, DIRTY.c.event_id, DIRTY.c.only_new)
+        .order_by(DIRTY.c.id)
+        .limit(batch)
     ).all()
     if not marks:
         return 0
@@ -729,10 +1015,11 @@ def rescore_pending(session: Session, *, batch: int = 500) -> int:
         session.execute(delete(DIRTY).where(DIRTY.c.id.in_(chunk)))
     everywhere = [m.reporter_id for m in marks if m.event_id == EVERY_EVENT]
     scope = involvement(session, everywhere)
+    extend: dict[int, set[int]] = defaultdict(set)
     for mark in marks:
         if mark.event_id != EVERY_EVENT:
-            scope[mark.event_id].add(mark.reporter_id)
-    rescore_scoped(session, scope)
+            (extend if mark.only_new else scope)[mark.event_id].add(mark.reporter_id)
+    rescore_scoped(session, scope, extend=extend)
     return len(marks)
 
 

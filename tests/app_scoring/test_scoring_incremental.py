@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from random import Random
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -22,10 +24,12 @@ from app.scoring import service as scoring
 from app.scoring.dirty import mark_dirty, mark_posts_dirty
 from app.scoring.models import EVERY_EVENT, LeaderboardEntry, PostVerdict, ScoreDigest, ScoreDirty
 from collectors.base import CollectedPost
-from tests.app_scoring.test_scoring_service import NOW, add_reporter, make_event, post, snapshot
+from tests.app_scoring.test_scoring_service import NOW, TEXTS, add_reporter, make_event, post, snapshot
 
 DIRTY = table(ScoreDirty)
 VERDICTS = table(PostVerdict)
+DIGESTS = table(ScoreDigest)
+ENTRIES = table(LeaderboardEntry)
 
 
 def make_summit(session: Session) -> Event:
@@ -337,3 +341,111 @@ def test_a_scorer_taking_a_mark_that_an_open_page_touched_waits_for_its_posts(fr
         assert posts <= judged or still_queued
     finally:
         engine.dispose()
+
+
+def stored_state(session: Session, event: Event) -> tuple[list[Any], list[Any], list[Any]]:
+    """Everything scoring stores for an event: verdicts (with near-copy signatures), digests, entries."""
+    verdicts = session.execute(
+        select(
+            VERDICTS.c.post_id,
+            VERDICTS.c.counted,
+            VERDICTS.c.points,
+            VERDICTS.c.base_points,
+            VERDICTS.c.engagement_points,
+            VERDICTS.c.reasons,
+            VERDICTS.c.day,
+            VERDICTS.c.shingle_count,
+            VERDICTS.c.shingle_prefix,
+        )
+        .where(VERDICTS.c.event_id == event.id)
+        .order_by(VERDICTS.c.post_id)
+    ).all()
+    digests = session.execute(
+        select(DIGESTS.c.reporter_id, DIGESTS.c.digest)
+        .where(DIGESTS.c.event_id == event.id)
+        .order_by(DIGESTS.c.reporter_id)
+    ).all()
+    entries = session.execute(
+        select(ENTRIES.c.reporter_id, ENTRIES.c.rank, ENTRIES.c.score, ENTRIES.c.breakdown)
+        .where(ENTRIES.c.event_id == event.id)
+        .order_by(ENTRIES.c.reporter_id)
+    ).all()
+    return [tuple(v) for v in verdicts], [tuple(d) for d in digests], [tuple(e) for e in entries]
+
+
+def distinct_text(n: int) -> str:
+    """A text far from every other ``n``'s (no copies or near-copies among them)."""
+    words = " ".join(TEXTS).lower().replace(",", "").split()
+    return " ".join(Random(n).sample(words, 14))
+
+
+def computed_at(session: Session) -> dict[int, datetime]:
+    return {
+        post_id: at for post_id, at in session.execute(select(VERDICTS.c.post_id, VERDICTS.c.computed_at))
+    }
+
+
+def test_new_posts_extend_stored_results_and_rewrite_only_what_they_change(session: Session) -> None:
+    """New posts queue "only new" marks; the scorer adds their verdicts, re-caps their day, and leaves
+    every other stored verdict as it was, with the same result as a full re-score."""
+    event = make_event(session)
+    ana = add_reporter(session, "Ana", "ana", event)
+    add_reporter(session, "Bo", "bo", event)
+    first = [
+        post(n, handle, day=10, likes=n, text=distinct_text(n)) for n in range(7) for handle in ("ana", "bo")
+    ]
+    repo.upsert_posts(session, source_id=None, posts=first, now=NOW)
+    while scoring.rescore_pending(session):
+        pass
+    before = computed_at(session)
+    # two new posts of Ana's: one that ranks first on the crowded day, one on a quiet day
+    new = [
+        post(20, "ana", day=10, likes=50, text=distinct_text(20)),
+        post(21, "ana", day=12, text=distinct_text(21)),
+    ]
+    repo.upsert_posts(session, source_id=None, posts=new, now=NOW)
+    assert session.execute(select(DIRTY.c.reporter_id, DIRTY.c.only_new)).all() == [(ana, True)]
+    while scoring.rescore_pending(session):
+        pass
+    after = computed_at(session)
+    rewritten = {post_id for post_id, at in after.items() if before.get(post_id) != at}
+    ana_posts = set(
+        session.execute(select(table(Post).c.id).where(table(Post).c.reporter_id == ana)).scalars()
+    )
+    assert rewritten <= ana_posts
+    # the two new verdicts and Ana's day-10 posts ranked 5th and below, now one place lower
+    assert len(rewritten) == 2 + 3
+    extended = stored_state(session, event)
+    scoring.rescore_event(session, event)
+    assert stored_state(session, event) == extended
+    assert computed_at(session) == after  # the full re-score found nothing to write
+
+
+def test_a_new_near_copy_is_re_scored_in_full(session: Session) -> None:
+    event = make_event(session)
+    ana = add_reporter(session, "Ana", "ana", event)
+    repo.upsert_posts(
+        session, source_id=None, posts=[post(n, "ana", text=distinct_text(n)) for n in range(4)], now=NOW
+    )
+    while scoring.rescore_pending(session):
+        pass
+    copy = post(9, "ana", likes=30, text=distinct_text(2) + "!")  # better than the original: kept instead
+    repo.upsert_posts(session, source_id=None, posts=[copy], now=NOW)
+    while scoring.rescore_pending(session):
+        pass
+    extended = stored_state(session, event)
+    reasons = {
+        row.post_id: list(row.reasons)
+        for row in session.execute(
+            select(VERDICTS.c.post_id, VERDICTS.c.reasons, table(Post).c.local_id).join(
+                table(Post), table(Post).c.id == VERDICTS.c.post_id
+            )
+        )
+    }
+    assert sorted(reasons.values()) == [[], [], [], [], ["duplicate"]]
+    original = session.execute(
+        select(table(Post).c.id).where(table(Post).c.reporter_id == ana, table(Post).c.local_id == "2")
+    ).scalar_one()
+    assert reasons[original] == ["duplicate"]  # the new copy has more points: it is the one kept
+    scoring.rescore_event(session, event)
+    assert stored_state(session, event) == extended

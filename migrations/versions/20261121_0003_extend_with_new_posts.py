@@ -1,0 +1,36 @@
+"""new posts extend a stored result: near-copy signatures on verdicts, score_dirty.only_new
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-21 23:40:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("post_verdicts", schema=None) as batch_op:
+        # NULL on rows stored before: such a reporter's new posts are re-scored in full (always correct)
+        batch_op.add_column(sa.Column("shingle_count", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("shingle_prefix", sa.Text(), nullable=True))
+    with op.batch_alter_table("score_dirty", schema=None) as batch_op:
+        # marks queued before this revision mean "anything may have changed" (false)
+        batch_op.add_column(
+            sa.Column("only_new", sa.Boolean(), server_default=sa.text("false"), nullable=False)
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("score_dirty", schema=None) as batch_op:
+        batch_op.drop_column("only_new")
+    with op.batch_alter_table("post_verdicts", schema=None) as batch_op:
+        batch_op.drop_column("shingle_prefix")
+        batch_op.drop_column("shingle_count")
