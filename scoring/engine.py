@@ -32,8 +32,10 @@ __all__ = [
     "ShingleMemo",
     "StoredPost",
     "coverage_window",
+    "ExtensionNeeds",
     "extend_reporter",
     "extension_candidates",
+    "extension_needs",
     "post_day",
     "rank_leaderboard",
     "registered_verified_keys",
@@ -650,6 +652,36 @@ def _size_compatible(first: int, second: int, context: _Context) -> bool:
     return smaller * context.jaccard_denominator >= context.jaccard_numerator * larger
 
 
+def _size_range(count: int, context: _Context) -> tuple[int, int]:
+    """The shingle counts a set of ``count`` shingles can reach the Jaccard threshold with (inclusive)."""
+    numerator, denominator = context.jaccard_numerator, context.jaccard_denominator
+    return -(-count * numerator // denominator), count * denominator // numerator
+
+
+@dataclass(frozen=True, slots=True)
+class ExtensionNeeds:
+    """Which stored posts `extend_reporter` reads: the counted posts of these days (the daily cap), and
+    the passing posts whose shingle count lies in one of these inclusive ranges (possible near-copies)."""
+
+    days: frozenset[date]
+    sizes: tuple[tuple[int, int], ...]
+
+
+def extension_needs(*, rules: RuleSet, event: EventSpec, new_posts: Sequence[PostFacts]) -> ExtensionNeeds:
+    """What of the stored result extending it with these new posts reads (see ``ExtensionNeeds``)."""
+    context = _Context(rules, event)
+    size = rules.duplicates.shingle_size
+    sizes = set()
+    for post in new_posts:
+        normalised = analyse_text(post.text).normalised
+        if normalised:
+            sizes.add(_size_range(len(comparable_shingles(normalised, size)), context))
+    return ExtensionNeeds(
+        days=frozenset(post_day(post.created_at, context.zone) for post in new_posts),
+        sizes=tuple(sorted(sizes)),
+    )
+
+
 def _candidates(
     context: _Context, stored: Sequence[StoredPost], new_posts: Sequence[PostFacts]
 ) -> dict[int, set[int]] | None:
@@ -657,25 +689,22 @@ def _candidates(
     size-compatible and sharing a prefix shingle. None when a stored passing post has no signature."""
     size = context.rules.duplicates.shingle_size
     threshold = context.rules.duplicates.jaccard_threshold
-    by_token: dict[str, list[StoredPost]] = defaultdict(list)
-    for item in stored:
-        if not item.passing:
-            continue
-        if item.shingle_count is None or item.shingle_prefix is None:
-            return None  # stored before signatures were: only a full re-score can tell
-        for token in _prefix_tokens(item.shingle_prefix):
-            by_token[token].append(item)
+    passing = [item for item in stored if item.passing]
+    if any(item.shingle_count is None or item.shingle_prefix is None for item in passing):
+        return None  # stored before signatures were: only a full re-score can tell
     found: dict[int, set[int]] = {}
     for post in new_posts:
         normalised = analyse_text(post.text).normalised
         if not normalised:
             continue
         comparable = comparable_shingles(normalised, size)
+        low, high = _size_range(len(comparable), context)
+        tokens = frozenset(near_copy_prefix(comparable, threshold))
         found[post.post_id] = {
             item.post_id
-            for token in near_copy_prefix(comparable, threshold)
-            for item in by_token.get(token, ())
-            if _size_compatible(len(comparable), item.shingle_count or 0, context)
+            for item in passing
+            if low <= (item.shingle_count or 0) <= high
+            and not tokens.isdisjoint(_prefix_tokens(item.shingle_prefix or ""))
         }
     return found
 
@@ -696,20 +725,25 @@ def extend_reporter(
     rules: RuleSet,
     event: EventSpec,
     reporter: ReporterFacts,
+    previous: ScoreBreakdown,
     stored: Sequence[StoredPost],
     new_posts: Iterable[PostFacts],
     other_reporters_verified_keys: frozenset[str],
     candidate_texts: Mapping[int, str],
 ) -> Extension | None:
-    """Add posts that are new since the stored result (the last `score_reporter` of this reporter and
+    """Add posts that are new since a stored result (the last `score_reporter` of this reporter and
     event, nothing else changed since) without re-scoring the stored ones, or None when only a full
     `score_reporter` can tell.
+
+    ``previous`` is the stored breakdown; ``stored`` holds at least the stored posts that
+    `extension_needs` names (more do no harm); ``candidate_texts`` the text of every post that
+    `extension_candidates` names.
 
     A new post that is neither a copy nor a near-copy of any of the reporter's passing posts (stored
     or new) changes no other post's duplicate verdict (each post is still compared with the same kept
     posts, and the new one matches none of them) and is itself kept; it only re-ranks the counted
     posts of its day under the daily cap and adds to the totals. When a new post may be a near-copy,
-    this returns None. ``candidate_texts`` holds the text of every post `extension_candidates` named.
+    this returns None.
     """
     context = _Context(rules, event)
     new = _unique_posts(new_posts)
@@ -761,16 +795,18 @@ def extend_reporter(
                     return None  # a near-copy: which one is kept depends on the others
     _sign(context, passing, memo)
     # The daily cap of each day a new post counts on, over that day's stored and new counted posts.
-    days = {item.day for item in passing}
     ranked: dict[date, list[tuple[tuple[int, datetime, str, str, int], StoredPost | _Assessed]]] = {
-        day: [] for day in days
+        item.day: [] for item in passing
     }
+    seen: set[int] = set()
     for before in stored:
-        if before.counted and before.day in ranked:
+        if before.counted and before.day in ranked and before.post_id not in seen:
+            seen.add(before.post_id)
             ranked[before.day].append((before.best_first_key(), before))
     for fresh in passing:
         ranked[fresh.day].append((fresh.best_first_key(), fresh))
     repointed: dict[int, int] = {}
+    change = 0  # in the stored posts' points
     for day_items in ranked.values():
         day_items.sort(key=lambda pair: pair[0])
         for rank, (_, entry) in enumerate(day_items, start=1):
@@ -781,24 +817,53 @@ def extend_reporter(
                 points = _capped(context, entry.base_points + entry.engagement_points, rank)
                 if points != entry.points:
                     repointed[entry.post_id] = points
-    counted = [
-        _Counted(
-            item.base_points,
-            item.engagement_points,
-            repointed.get(item.post_id, item.points),
-            item.day,
-            item.platform,
-            item.kind == PostKind.ARTICLE,
-            item.created_at,
-        )
-        for item in stored
-        if item.counted
-    ]
-    counted += [_counted(item) for item in passing]
+                    change += points - entry.points
     return Extension(
         verdicts=tuple(_verdict(item) for item in assessed),
         repointed=repointed,
-        breakdown=_breakdown(context, counted),
+        breakdown=_added(context, previous, [_counted(item) for item in passing], change),
+    )
+
+
+def _added(
+    context: _Context, previous: ScoreBreakdown, counted: Sequence[_Counted], change: int
+) -> ScoreBreakdown:
+    """A breakdown with these counted posts added and the stored posts' points changed by ``change``
+    (``_breakdown`` over all counted posts gives the same)."""
+    if not counted and not change:
+        return previous
+    rules = context.rules
+    base = previous.base + sum(item.base for item in counted)
+    engagement = previous.engagement + sum(item.engagement for item in counted)
+    after_cap = (
+        previous.base
+        + previous.engagement
+        + previous.daily_cap_effect
+        + change
+        + sum(item.points for item in counted)
+    )
+    counted_days = tuple(sorted({*previous.counted_days, *(item.day for item in counted)}))
+    event_days_covered = sum(1 for day in counted_days if context.event.start <= day <= context.event.end)
+    platforms = tuple(sorted({*previous.platforms, *(item.platform for item in counted)}))
+    day_bonus = rules.coverage.event_day_bonus * event_days_covered
+    platform_bonus = rules.coverage.extra_platform_bonus * max(0, len(platforms) - 1)
+    firsts = [item.created_at for item in counted]
+    if previous.first_counted_at is not None:
+        firsts.append(previous.first_counted_at)
+    return ScoreBreakdown(
+        base=base,
+        engagement=engagement,
+        daily_cap_effect=after_cap - base - engagement,
+        day_bonus=day_bonus,
+        platform_bonus=platform_bonus,
+        score=after_cap + day_bonus + platform_bonus,
+        posts_counted=previous.posts_counted + len(counted),
+        articles_counted=previous.articles_counted + sum(1 for item in counted if item.is_article),
+        days_covered=len(counted_days),
+        event_days_covered=event_days_covered,
+        counted_days=counted_days,
+        platforms=platforms,
+        first_counted_at=min(firsts, default=None),
     )
 
 

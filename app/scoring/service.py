@@ -21,7 +21,24 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, Text, bindparam, cast, delete, exists, insert, or_, select, text, update
+from sqlalchemy import (
+    Date,
+    Engine,
+    Integer,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    column,
+    delete,
+    exists,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+    values,
+)
 from sqlmodel import Session
 
 from app.core.db import insert_rows, table, writing
@@ -38,17 +55,20 @@ from app.scoring.models import (
     ScoreDirty,
     ScoreHistory,
 )
-from scoring.engine import PostVerdict as EnginePostVerdict
 from scoring.engine import (
+    EMPTY_BREAKDOWN,
+    ExtensionNeeds,
     ReporterResult,
     ScoreBreakdown,
     ShingleMemo,
     StoredPost,
     extend_reporter,
     extension_candidates,
+    extension_needs,
     rank_leaderboard,
     score_reporter,
 )
+from scoring.engine import PostVerdict as EnginePostVerdict
 from scoring.model import EventSpec, PostFacts, ReporterFacts
 from scoring.rules import RuleSet as Rules
 from scoring.rules import rules_toml_text
@@ -658,140 +678,101 @@ def _score_scope(
             _write_results(session, plan.event, results.pop(plan.event.id or 0, []), now)
 
 
+# The digest of a result that new posts extended: it never equals a computed digest (32 hex digits), so
+# the next full re-score rewrites that reporter's rows once; its presence, like any stored digest, says
+# that the reporter's verdicts carry near-copy signatures (migration 0003 forgot the older digests).
+EXTENDED_DIGEST = "extended"
+
+
 def _extend_event(session: Session, event: Event, reporter_ids: Sequence[int], now: datetime) -> set[int]:
     """Add these reporters' new posts (no stored verdict yet; nothing else of theirs changed) to their
-    stored results for the event (``scoring.extend_reporter``): only the new posts are analysed, and
-    only the new verdicts, the day's re-capped points, the digest and the entry are written. Return the
-    reporters it cannot extend (no stored result, a possible near-copy, a result stored before
-    signatures were): they need a full re-score."""
+    stored results for the event (``scoring.extend_reporter``): only the new posts are analysed, only the
+    stored verdicts they need are read (counted posts of their days, passing posts of a near-copy's
+    size), and only the new verdicts, the day's re-capped points and the entry are written. Return the
+    reporters it cannot extend (no stored result, a possible near-copy): they need a full re-score."""
     version = event.rules_version
     spec = event_spec(event)
     rules = rules_for(session, version)
     start, end = candidate_span(event)
     full: set[int] = set()
     for chunk in _chunks(sorted(reporter_ids), SCORE_CHUNK):
-        where = (VERDICTS.c.event_id == event.id, VERDICTS.c.rules_version == version)
-        digests = dict(
+        signed = set(
             session.execute(
-                select(DIGESTS.c.reporter_id, DIGESTS.c.digest).where(
+                select(DIGESTS.c.reporter_id).where(
                     DIGESTS.c.event_id == event.id,
                     DIGESTS.c.rules_version == version,
                     DIGESTS.c.reporter_id.in_(chunk),
                 )
-            ).all()
+            ).scalars()
         )
-        full.update(rid for rid in chunk if rid not in digests)
-        chunk = [rid for rid in chunk if rid in digests]
-        if not chunk:
+        full.update(rid for rid in chunk if rid not in signed)
+        new = posts_between(
+            session, [rid for rid in chunk if rid in signed], start, end, without_verdict=event
+        )
+        if not new:
             continue
-        stored: dict[int, list[StoredPost]] = defaultdict(list)
-        v, p = VERDICTS.c, POSTS.c
-        for row in session.execute(
-            select(
-                v.reporter_id,
-                v.post_id,
-                v.counted,
-                v.reasons,
-                v.day,
-                v.base_points,
-                v.engagement_points,
-                v.points,
-                v.shingle_count,
-                v.shingle_prefix,
-                p.created_at,
-                p.platform,
-                p.global_key,
-                p.kind,
+        needs = {rid: extension_needs(rules=rules, event=spec, new_posts=posts) for rid, posts in new.items()}
+        stored = _stored_needed(session, event, needs)
+        facts = reporter_facts_by_event(session, [event], list(new)).get(event.id or 0, {})
+        entries: dict[int, dict[str, Any]] = {}
+        for rid, breakdown in session.execute(
+            select(ENTRIES.c.reporter_id, ENTRIES.c.breakdown).where(
+                ENTRIES.c.event_id == event.id,
+                ENTRIES.c.rules_version == version,
+                ENTRIES.c.reporter_id.in_(list(new)),
             )
-            .join(POSTS, p.id == v.post_id)
-            .where(*where, v.reporter_id.in_(chunk))
-            .order_by(v.post_id)
         ):
-            stored[row.reporter_id].append(
-                StoredPost(
-                    post_id=row.post_id,
-                    counted=row.counted,
-                    reasons=_reasons(tuple(row.reasons)),
-                    day=row.day,
-                    base_points=row.base_points,
-                    engagement_points=row.engagement_points,
-                    points=row.points,
-                    created_at=row.created_at,
-                    platform=row.platform,
-                    global_key=row.global_key,
-                    kind=row.kind,
-                    shingle_count=row.shingle_count,
-                    shingle_prefix=row.shingle_prefix,
-                )
-            )
-        new = posts_between(session, chunk, start, end, without_verdict=event)
+            entries[rid] = breakdown
         wanted: dict[int, frozenset[int]] = {}
-        for rid in chunk:
-            found = extension_candidates(
-                rules=rules, event=spec, stored=stored[rid], new_posts=new.get(rid, [])
-            )
-            if found is None:
-                full.add(rid)
+        for rid, posts in new.items():
+            reporter = facts.get(rid)
+            found = extension_candidates(rules=rules, event=spec, stored=stored[rid], new_posts=posts)
+            if found is None or reporter is None or reporter.registered != (rid in entries):
+                full.add(rid)  # unsigned, deleted, or registration changed without its mark
             else:
                 wanted[rid] = found
         texts = _texts(session, sorted(set().union(*wanted.values())))
-        facts = reporter_facts_by_event(session, [event], list(wanted)).get(event.id or 0, {})
-        engaged = _registered_engagers(session, event, (post for posts in new.values() for post in posts))
-        entries = set(
-            session.execute(
-                select(ENTRIES.c.reporter_id).where(
-                    ENTRIES.c.event_id == event.id,
-                    ENTRIES.c.rules_version == version,
-                    ENTRIES.c.reporter_id.in_(chunk),
-                )
-            ).scalars()
-        )
+        engaged = _registered_engagers(session, event, (post for rid in wanted for post in new[rid]))
         inserts: list[tuple[Any, ...]] = []
         repoints: list[dict[str, Any]] = []
-        new_digests: list[dict[str, Any]] = []
+        extended: list[dict[str, Any]] = []
         entry_updates: list[dict[str, Any]] = []
         for rid, found in wanted.items():
-            reporter = facts.get(rid)
-            if reporter is None or reporter.registered != (rid in entries):
-                full.add(rid)  # deleted, or registration changed without its mark: re-score in full
-                continue
+            reporter = facts[rid]
             extension = extend_reporter(
                 rules=rules,
                 event=spec,
                 reporter=reporter,
+                previous=_breakdown_from_json(entries[rid]) if reporter.registered else EMPTY_BREAKDOWN,
                 stored=stored[rid],
-                new_posts=new.get(rid, []),
+                new_posts=new[rid],
                 other_reporters_verified_keys=engaged,
                 candidate_texts={post_id: texts[post_id] for post_id in found},
             )
             if extension is None:
                 full.add(rid)
                 continue
-            rows = sorted(
-                [_stored_digest_row(item, extension.repointed.get(item.post_id)) for item in stored[rid]]
-                + [_digest_row(verdict) for verdict in extension.verdicts]
-            )
-            breakdown = extension.breakdown if reporter.registered else None
-            digest = _digest_of(rows, breakdown)
-            if digest == digests[rid]:
-                continue
             inserts += [_verdict_row(event, verdict, now) for verdict in extension.verdicts]
             repoints += [
                 {"pid": post_id, "points": points, "computed_at": now}
                 for post_id, points in extension.repointed.items()
             ]
-            new_digests.append({"rid": rid, "digest": digest})
-            if breakdown is not None:
-                entry_updates.append(_entry_values(rid, breakdown, now))
+            extended.append({"rid": rid, "digest": EXTENDED_DIGEST})
+            if reporter.registered:
+                entry_updates.append(_entry_values(rid, extension.breakdown, now))
         insert_rows(session, VERDICTS, _VERDICT_COLUMNS, inserts)
         if repoints:
             session.execute(
                 update(VERDICTS)
-                .where(*where, VERDICTS.c.post_id == bindparam("pid"))
+                .where(
+                    VERDICTS.c.event_id == event.id,
+                    VERDICTS.c.rules_version == version,
+                    VERDICTS.c.post_id == bindparam("pid"),
+                )
                 .values(points=bindparam("points"), computed_at=bindparam("computed_at")),
                 repoints,
             )
-        if new_digests:
+        if extended:
             session.execute(
                 update(DIGESTS)
                 .where(
@@ -800,29 +781,111 @@ def _extend_event(session: Session, event: Event, reporter_ids: Sequence[int], n
                     DIGESTS.c.reporter_id == bindparam("rid"),
                 )
                 .values(digest=bindparam("digest")),
-                new_digests,
+                extended,
             )
         _update_entries(session, event, entry_updates)
     return full
 
 
+def _stored_needed(
+    session: Session, event: Event, needs: dict[int, ExtensionNeeds]
+) -> dict[int, list[StoredPost]]:
+    """The stored verdicts each reporter's ``ExtensionNeeds`` names (a post named twice comes once), with
+    the post's ordering fields."""
+    v, p = VERDICTS.c, POSTS.c
+    columns = (
+        v.reporter_id,
+        v.post_id,
+        v.counted,
+        v.reasons,
+        v.day,
+        v.base_points,
+        v.engagement_points,
+        v.points,
+        v.shingle_count,
+        v.shingle_prefix,
+        p.created_at,
+        p.platform,
+        p.global_key,
+        p.kind,
+    )
+    # One row per reporter, spans that hold everything needed (a superset is harmless): each reporter's
+    # verdicts are visited once, through the (event, version, reporter) index, and few come back.
+    spans = [
+        (
+            event.id,
+            event.rules_version,
+            rid,
+            min(need.days),
+            max(need.days),
+            min((low for low, _ in need.sizes), default=1),
+            max((high for _, high in need.sizes), default=0),
+        )
+        for rid, need in needs.items()
+        if need.days
+    ]
+    queries = []
+    for part in _chunks(spans, 2000):
+        wanted = (
+            values(
+                column("event_id", Integer),
+                column("rules_version", Text),
+                column("rid", Integer),
+                column("day_low", Date),
+                column("day_high", Date),
+                column("size_low", Integer),
+                column("size_high", Integer),
+                name="wanted",
+            )
+            .data(part)
+            .cte("wanted")
+        )
+        queries.append(
+            select(*columns)
+            .select_from(wanted)
+            # The event and version come from the same rows (not constants), so that SQLite's planner
+            # reads `wanted` first and each reporter's verdicts through the index, rather than every
+            # verdict of the event against every row of `wanted`.
+            .join(
+                VERDICTS,
+                and_(
+                    v.event_id == wanted.c.event_id,
+                    v.rules_version == wanted.c.rules_version,
+                    v.reporter_id == wanted.c.rid,
+                ),
+            )
+            .join(POSTS, p.id == v.post_id)
+            .where(
+                or_(
+                    and_(v.counted.is_(True), v.day >= wanted.c.day_low, v.day <= wanted.c.day_high),
+                    and_(v.shingle_count >= wanted.c.size_low, v.shingle_count <= wanted.c.size_high),
+                ),
+            )
+        )
+    stored: dict[int, dict[int, StoredPost]] = defaultdict(dict)
+    for query in queries:
+        for row in session.execute(query):
+            stored[row.reporter_id][row.post_id] = StoredPost(
+                post_id=row.post_id,
+                counted=row.counted,
+                reasons=_reasons(tuple(row.reasons)),
+                day=row.day,
+                base_points=row.base_points,
+                engagement_points=row.engagement_points,
+                points=row.points,
+                created_at=row.created_at,
+                platform=row.platform,
+                global_key=row.global_key,
+                kind=row.kind,
+                shingle_count=row.shingle_count,
+                shingle_prefix=row.shingle_prefix,
+            )
+    return {rid: list(stored[rid].values()) for rid in needs}
+
+
 @lru_cache(maxsize=64)
 def _reasons(values: tuple[str, ...]) -> tuple[Reason, ...]:
     return tuple(Reason(value) for value in values)
-
-
-def _stored_digest_row(item: StoredPost, points: int | None) -> _DigestRow:
-    return (
-        item.post_id,
-        item.counted,
-        item.points if points is None else points,
-        item.base_points,
-        item.engagement_points,
-        item.reasons,
-        item.day.toordinal(),
-        item.shingle_count,
-        item.shingle_prefix,
-    )
 
 
 def _texts(session: Session, post_ids: Sequence[int]) -> dict[int, str]:

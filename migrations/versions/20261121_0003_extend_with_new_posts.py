@@ -21,6 +21,9 @@ def upgrade() -> None:
         # NULL on rows stored before: such a reporter's new posts are re-scored in full (always correct)
         batch_op.add_column(sa.Column("shingle_count", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("shingle_prefix", sa.Text(), nullable=True))
+    # A stored digest now also says "these verdicts carry near-copy signatures": forget the old ones, so
+    # that results stored before are re-scored in full (and rewritten) instead of extended.
+    op.execute("DELETE FROM score_digests")
     with op.batch_alter_table("score_dirty", schema=None) as batch_op:
         # marks queued before this revision mean "anything may have changed" (false)
         batch_op.add_column(

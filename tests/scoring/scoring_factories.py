@@ -8,7 +8,16 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from scoring import EventSpec, PostFacts, ReporterFacts, ReporterResult, RuleSet, StoredPost, load_rules
+from scoring import (
+    EventSpec,
+    ExtensionNeeds,
+    PostFacts,
+    ReporterFacts,
+    ReporterResult,
+    RuleSet,
+    StoredPost,
+    load_rules,
+)
 
 RULES: RuleSet = load_rules("2026.1")
 
@@ -104,4 +113,14 @@ def stored_posts(result: ReporterResult, posts: Sequence[PostFacts]) -> list[Sto
             shingle_prefix=verdict.shingle_prefix,
         )
         for verdict in result.verdicts
+    ]
+
+
+def needed(stored: Sequence[StoredPost], needs: ExtensionNeeds) -> list[StoredPost]:
+    """Only the stored posts ``needs`` names, as the app reads them."""
+    return [
+        item
+        for item in stored
+        if (item.counted and item.day in needs.days)
+        or any(low <= (item.shingle_count or -1) <= high for low, high in needs.sizes)
     ]

@@ -578,6 +578,7 @@ def _extend(
         rules=RULES,
         event=EVENT,
         reporter=make_reporter(),
+        previous=before.breakdown,
         stored=stored,
         new_posts=new,
         other_reporters_verified_keys=frozenset(),
@@ -621,6 +622,7 @@ def test_a_candidate_text_the_caller_did_not_give_is_an_error() -> None:
             rules=RULES,
             event=EVENT,
             reporter=make_reporter(),
+            previous=before.breakdown,
             stored=stored_posts(before, old),
             new_posts=[
                 make_post(2, text="Coral reefs need protection now - more than ever before! #iucncec")

@@ -20,13 +20,14 @@ from scoring import (
     analyse_text,
     extend_reporter,
     extension_candidates,
+    extension_needs,
     rank_leaderboard,
     registered_verified_keys,
     score_event,
     score_reporter,
 )
 from scoring.text import jaccard_at_least, shingles
-from tests.scoring.scoring_factories import EVENT, RULES, sentence, stored_posts
+from tests.scoring.scoring_factories import EVENT, RULES, needed, sentence, stored_posts
 
 PROPERTY_SETTINGS = settings(max_examples=120, deadline=None)
 
@@ -388,7 +389,8 @@ def test_extending_a_stored_result_with_new_posts_equals_a_full_rescore(
         )
 
     before = score(old)
-    stored = stored_posts(before, old)
+    needs = extension_needs(rules=RULES, event=EVENT, new_posts=new)
+    stored = needed(stored_posts(before, old), needs)
     wanted = extension_candidates(rules=RULES, event=EVENT, stored=stored, new_posts=new)
     assert wanted is not None  # every passing post was stored with its signature
     texts = {post.post_id: post.text for post in old if post.post_id in wanted}
@@ -396,6 +398,7 @@ def test_extending_a_stored_result_with_new_posts_equals_a_full_rescore(
         rules=RULES,
         event=EVENT,
         reporter=reporter,
+        previous=before.breakdown,
         stored=stored,
         new_posts=new,
         other_reporters_verified_keys=engaged,
