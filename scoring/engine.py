@@ -518,6 +518,23 @@ def _breakdown(context: _Context, counted: Sequence[_Counted]) -> ScoreBreakdown
     )
 
 
+def _assess_own(
+    context: _Context, reporter: ReporterFacts, posts: Sequence[PostFacts], others_keys: frozenset[str]
+) -> list[_Assessed]:
+    """Assess a reporter's own posts (engagement by their accounts and ``others_keys`` left out)."""
+    excluded_engagers = reporter.verified_account_keys | others_keys
+    return [
+        _assess(
+            context,
+            post,
+            has_reporter=True,
+            registered=reporter.registered,
+            excluded_engagers=excluded_engagers,
+        )
+        for post in posts
+    ]
+
+
 def score_reporter(
     *,
     rules: RuleSet,
@@ -541,17 +558,7 @@ def score_reporter(
             raise ValueError(
                 f"post {post.post_id} belongs to reporter {post.reporter_id}, not {reporter.reporter_id}"
             )
-    excluded_engagers = reporter.verified_account_keys | other_reporters_verified_keys
-    assessed = [
-        _assess(
-            context,
-            post,
-            has_reporter=True,
-            registered=reporter.registered,
-            excluded_engagers=excluded_engagers,
-        )
-        for post in unique
-    ]
+    assessed = _assess_own(context, reporter, unique, other_reporters_verified_keys)
     passing = sorted((item for item in assessed if not item.reasons), key=_Assessed.best_first_key)
     memo = {} if memo is None else memo
     _mark_duplicates(context, passing, memo)
@@ -759,17 +766,7 @@ def extend_reporter(
     if found is None:
         return None
     size = context.rules.duplicates.shingle_size
-    excluded_engagers = reporter.verified_account_keys | other_reporters_verified_keys
-    assessed = [
-        _assess(
-            context,
-            post,
-            has_reporter=True,
-            registered=reporter.registered,
-            excluded_engagers=excluded_engagers,
-        )
-        for post in new
-    ]
+    assessed = _assess_own(context, reporter, new, other_reporters_verified_keys)
     passing = [item for item in assessed if not item.reasons]
     memo: ShingleMemo = {}
     for position, item in enumerate(passing):

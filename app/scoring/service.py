@@ -452,17 +452,7 @@ def _write_results(session: Session, event: Event, results: Sequence[ReporterRes
     registered = [r for r in changed if r.registered]
     if not registered:
         return
-    existing: set[int] = set()
-    for chunk in _chunks([r.reporter_id for r in registered]):
-        existing.update(
-            session.execute(
-                select(ENTRIES.c.reporter_id).where(
-                    ENTRIES.c.event_id == event.id,
-                    ENTRIES.c.rules_version == version,
-                    ENTRIES.c.reporter_id.in_(chunk),
-                )
-            ).scalars()
-        )
+    existing = _reporters_with_rows(session, ENTRIES, event, [r.reporter_id for r in registered])
     values = [_entry_values(r.reporter_id, r.breakdown, now) for r in registered]
     _update_entries(session, event, [v for v in values if v["rid"] in existing])
     inserts = [
@@ -500,6 +490,24 @@ def _update_entries(session: Session, event: Event, updates: Sequence[dict[str, 
             .values({name: bindparam(name) for name in updates[0] if name != "rid"}),
             updates,
         )
+
+
+def _reporters_with_rows(
+    session: Session, stored: Any, event: Event, reporter_ids: Sequence[int]
+) -> set[int]:
+    """Which of these reporters have rows of ``stored`` (digests, entries) for the event's version."""
+    found: set[int] = set()
+    for chunk in _chunks(reporter_ids):
+        found.update(
+            session.execute(
+                select(stored.c.reporter_id).where(
+                    stored.c.event_id == event.id,
+                    stored.c.rules_version == event.rules_version,
+                    stored.c.reporter_id.in_(chunk),
+                )
+            ).scalars()
+        )
+    return found
 
 
 def _delete_reporters_rows(session: Session, stored: Any, event: Event, reporter_ids: Sequence[int]) -> None:
@@ -696,15 +704,7 @@ def _extend_event(session: Session, event: Event, reporter_ids: Sequence[int], n
     start, end = candidate_span(event)
     full: set[int] = set()
     for chunk in _chunks(sorted(reporter_ids), SCORE_CHUNK):
-        signed = set(
-            session.execute(
-                select(DIGESTS.c.reporter_id).where(
-                    DIGESTS.c.event_id == event.id,
-                    DIGESTS.c.rules_version == version,
-                    DIGESTS.c.reporter_id.in_(chunk),
-                )
-            ).scalars()
-        )
+        signed = _reporters_with_rows(session, DIGESTS, event, chunk)
         full.update(rid for rid in chunk if rid not in signed)
         new = posts_between(
             session, [rid for rid in chunk if rid in signed], start, end, without_verdict=event
