@@ -39,15 +39,18 @@ from app.web import staff as web_staff
 API_PREFIX = "/api/v1"
 
 # Every domain router mounted under /api/v1 — one line per router.
+# FastAPI tries routes in order, router by router: the busiest (leaderboards, standing) come first.
+# No two routers can take the same request (tests/api/test_api_routing_order.py), so the order is
+# only a matter of speed.
 API_ROUTERS: list[APIRouter] = [
+    scoring_routes.router,
+    scoring_routes.standing_router,
     users_routes.router,
     users_routes.admin_router,
     events_routes.router,
     judging_routes.router,
     reporters_routes.router,
     subsidies_routes.router,
-    scoring_routes.router,
-    scoring_routes.standing_router,
     scoring_routes.export_router,
     ingest_routes.router,
     ingest_routes.sources_router,
