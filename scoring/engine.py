@@ -37,7 +37,9 @@ __all__ = [
     "extension_candidates",
     "extension_needs",
     "post_day",
+    "RankTotals",
     "rank_leaderboard",
+    "rank_order",
     "registered_verified_keys",
     "score_event",
     "score_reporter",
@@ -867,16 +869,44 @@ def _added(
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
-def _leaderboard_key(result: ReporterResult) -> tuple[int, int, int, int, datetime, int]:
-    breakdown = result.breakdown
-    first = breakdown.first_counted_at
+class RankTotals(NamedTuple):
+    """What ranking reads of one registered reporter's result."""
+
+    reporter_id: int
+    score: int
+    event_days_covered: int
+    posts_counted: int
+    first_counted_at: datetime | None
+
+
+def _totals_key(totals: RankTotals) -> tuple[int, int, int, int, datetime, int]:
+    first = totals.first_counted_at
     return (
-        -breakdown.score,
-        -breakdown.event_days_covered,
-        -breakdown.posts_counted,
+        -totals.score,
+        -totals.event_days_covered,
+        -totals.posts_counted,
         0 if first is not None else 1,
         first if first is not None else _EARLIEST,
-        result.reporter_id,
+        totals.reporter_id,
+    )
+
+
+def rank_order(totals: Iterable[RankTotals]) -> list[int]:
+    """Reporter ids in leaderboard order (rank 1 first), under the same total order as
+    ``rank_leaderboard``; for callers that hold only the totals."""
+    return [item.reporter_id for item in sorted(totals, key=_totals_key)]
+
+
+def _leaderboard_key(result: ReporterResult) -> tuple[int, int, int, int, datetime, int]:
+    breakdown = result.breakdown
+    return _totals_key(
+        RankTotals(
+            result.reporter_id,
+            breakdown.score,
+            breakdown.event_days_covered,
+            breakdown.posts_counted,
+            breakdown.first_counted_at,
+        )
     )
 
 

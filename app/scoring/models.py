@@ -64,6 +64,7 @@ class LeaderboardEntry(SQLModel, table=True):
     previous_rank: int | None = None
     movement: int | None = None
     score: int = 0  # thousandths
+    ranked_score: int | None = None  # the score when last ranked: a change is a point of its history
     posts_counted: int = 0
     days_covered: int = 0
     platforms: list[str] = json_field()

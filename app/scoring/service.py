@@ -58,6 +58,7 @@ from app.scoring.models import (
 from scoring.engine import (
     EMPTY_BREAKDOWN,
     ExtensionNeeds,
+    RankTotals,
     ReporterResult,
     ScoreBreakdown,
     ShingleMemo,
@@ -65,7 +66,7 @@ from scoring.engine import (
     extend_reporter,
     extension_candidates,
     extension_needs,
-    rank_leaderboard,
+    rank_order,
     score_reporter,
 )
 from scoring.engine import PostVerdict as EnginePostVerdict
@@ -528,60 +529,48 @@ def _chunks(ids: Sequence[_T], size: int = 5000) -> list[list[_T]]:
 
 
 def rerank(session: Session, event: Event, now: datetime) -> None:
-    """Rank the event's stored entries under the total order of §5; keep movement and history."""
+    """Rank the event's stored entries under the total order of §5 (from their total columns); keep
+    movement, and a history row whenever a reporter's rank or score changed since the last ranking."""
     version = event.rules_version
+    e = ENTRIES.c
     entries = session.execute(
         select(
-            ENTRIES.c.reporter_id,
-            ENTRIES.c.rank,
-            ENTRIES.c.previous_rank,
-            ENTRIES.c.movement,
-            ENTRIES.c.score,
-            ENTRIES.c.breakdown,
-        ).where(ENTRIES.c.event_id == event.id, ENTRIES.c.rules_version == version)
+            e.reporter_id,
+            e.rank,
+            e.previous_rank,
+            e.movement,
+            e.score,
+            e.ranked_score,
+            e.days_covered,  # the event days covered (what ranking compares)
+            e.posts_counted,
+            e.first_counted_at,
+        ).where(e.event_id == event.id, e.rules_version == version)
     ).all()
-    current = {e.reporter_id: e for e in entries}
-    results = [
-        ReporterResult(
-            reporter_id=e.reporter_id,
-            name=None,
-            anonymous=False,
-            registered=True,
-            verdicts=(),
-            breakdown=_breakdown_from_json(e.breakdown),
-        )
-        for e in entries
-    ]
-    ranked = rank_leaderboard(
-        results=results, previous_ranks={e.reporter_id: e.rank for e in entries if e.rank}
+    current = {row.reporter_id: row for row in entries}
+    order = rank_order(
+        RankTotals(row.reporter_id, row.score, row.days_covered, row.posts_counted, row.first_counted_at)
+        for row in entries
     )
     changes = []
     history = []
-    for item in ranked:
-        old = current[item.reporter_id]
-        if old.rank == item.rank and old.rank != 0:
+    for rank, reporter_id in enumerate(order, start=1):
+        old = current[reporter_id]
+        moved = old.rank != rank or old.rank == 0
+        if not moved and old.ranked_score == old.score:
             continue
-        previous = old.rank or None
+        previous = (old.rank or None) if moved else old.previous_rank
         changes.append(
             {
-                "rid": item.reporter_id,
-                "rank": item.rank,
+                "rid": reporter_id,
+                "rank": rank,
                 "previous_rank": previous,
-                "movement": None if previous is None else previous - item.rank,
+                "movement": (None if previous is None else previous - rank) if moved else old.movement,
+                "ranked_score": old.score,
             }
         )
-    for item in ranked:
-        old = current[item.reporter_id]
-        if old.rank != item.rank or _score_changed(old, item.score):
-            history.append(
-                {
-                    "event_id": event.id,
-                    "reporter_id": item.reporter_id,
-                    "at": now,
-                    "score": item.score,
-                    "rank": item.rank,
-                }
-            )
+        history.append(
+            {"event_id": event.id, "reporter_id": reporter_id, "at": now, "score": old.score, "rank": rank}
+        )
     if changes:
         session.execute(
             update(ENTRIES)
@@ -594,16 +583,12 @@ def rerank(session: Session, event: Event, now: datetime) -> None:
                 rank=bindparam("rank"),
                 previous_rank=bindparam("previous_rank"),
                 movement=bindparam("movement"),
+                ranked_score=bindparam("ranked_score"),
             ),
             changes,
         )
     if history:
         session.execute(insert(HISTORY), history)
-
-
-def _score_changed(old: Any, new_score: int) -> bool:
-    last = old.breakdown.get("score") if isinstance(old.breakdown, dict) else None
-    return bool(old.rank == 0 or last != new_score)
 
 
 # Reporters scored per round trip: memory stays bounded by this many reporters' posts and results

@@ -1,4 +1,5 @@
-"""new posts extend a stored result: near-copy signatures on verdicts, score_dirty.only_new
+"""new posts extend a stored result: near-copy signatures on verdicts, score_dirty.only_new;
+leaderboard_entries.ranked_score (a score change without a rank change is history too)
 
 Revision ID: 0003
 Revises: 0002
@@ -24,6 +25,9 @@ def upgrade() -> None:
     # A stored digest now also says "these verdicts carry near-copy signatures": forget the old ones, so
     # that results stored before are re-scored in full (and rewritten) instead of extended.
     op.execute("DELETE FROM score_digests")
+    with op.batch_alter_table("leaderboard_entries", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("ranked_score", sa.Integer(), nullable=True))
+    op.execute("UPDATE leaderboard_entries SET ranked_score = score")
     with op.batch_alter_table("score_dirty", schema=None) as batch_op:
         # marks queued before this revision mean "anything may have changed" (false)
         batch_op.add_column(
@@ -34,6 +38,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("score_dirty", schema=None) as batch_op:
         batch_op.drop_column("only_new")
+    with op.batch_alter_table("leaderboard_entries", schema=None) as batch_op:
+        batch_op.drop_column("ranked_score")
     with op.batch_alter_table("post_verdicts", schema=None) as batch_op:
         batch_op.drop_column("shingle_prefix")
         batch_op.drop_column("shingle_count")

@@ -22,7 +22,14 @@ from app.ingest.models import Post, PostEngagement
 from app.reporters.models import Account, Reporter, VerificationState
 from app.scoring import service as scoring
 from app.scoring.dirty import mark_dirty, mark_posts_dirty
-from app.scoring.models import EVERY_EVENT, LeaderboardEntry, PostVerdict, ScoreDigest, ScoreDirty
+from app.scoring.models import (
+    EVERY_EVENT,
+    LeaderboardEntry,
+    PostVerdict,
+    ScoreDigest,
+    ScoreDirty,
+    ScoreHistory,
+)
 from collectors.base import CollectedPost
 from tests.app_scoring.test_scoring_service import NOW, TEXTS, add_reporter, make_event, post, snapshot
 
@@ -30,6 +37,7 @@ DIRTY = table(ScoreDirty)
 VERDICTS = table(PostVerdict)
 DIGESTS = table(ScoreDigest)
 ENTRIES = table(LeaderboardEntry)
+HISTORY = table(ScoreHistory)
 
 
 def make_summit(session: Session) -> Event:
@@ -381,9 +389,8 @@ def distinct_text(n: int) -> str:
 
 
 def computed_at(session: Session) -> dict[int, datetime]:
-    return {
-        post_id: at for post_id, at in session.execute(select(VERDICTS.c.post_id, VERDICTS.c.computed_at))
-    }
+    rows = session.execute(select(VERDICTS.c.post_id, VERDICTS.c.computed_at)).all()
+    return {row.post_id: row.computed_at for row in rows}
 
 
 def test_new_posts_extend_stored_results_and_rewrite_only_what_they_change(session: Session) -> None:
@@ -453,3 +460,23 @@ def test_a_new_near_copy_is_re_scored_in_full(session: Session) -> None:
     assert reasons[original] == ["duplicate"]  # the new copy has more points: it is the one kept
     scoring.rescore_event(session, event)
     assert stored_state(session, event) == extended
+
+
+def test_a_score_change_without_a_rank_change_is_a_point_of_history(session: Session) -> None:
+    event = make_event(session)
+    ana = add_reporter(session, "Ana", "ana", event)
+    repo.upsert_posts(session, source_id=None, posts=[post(1, "ana", text=distinct_text(1))], now=NOW)
+    while scoring.rescore_pending(session):
+        pass
+    repo.upsert_posts(session, source_id=None, posts=[post(2, "ana", day=11, text=distinct_text(2))], now=NOW)
+    while scoring.rescore_pending(session):
+        pass
+    history = session.execute(
+        select(HISTORY.c.rank, HISTORY.c.score).where(HISTORY.c.reporter_id == ana).order_by(HISTORY.c.id)
+    ).all()
+    assert [rank for rank, _ in history] == [1, 1]  # alone in the event: always first
+    assert history[0].score < history[1].score
+    entry = session.execute(select(ENTRIES.c.score, ENTRIES.c.ranked_score)).one()
+    assert entry.score == entry.ranked_score == history[1].score
+    scoring.rescore_event(session, event)  # nothing changed: no new point
+    assert len(session.execute(select(HISTORY.c.id)).all()) == 2

@@ -26,6 +26,7 @@ from scoring import (
     score_event,
     score_reporter,
 )
+from scoring.engine import RankTotals, rank_order
 from scoring.text import jaccard_at_least, shingles
 from tests.scoring.scoring_factories import EVENT, RULES, needed, sentence, stored_posts
 
@@ -434,3 +435,22 @@ def test_extending_a_stored_result_with_new_posts_equals_a_full_rescore(
             verdict.base_points,
             verdict.engagement_points,
         )
+
+
+@PROPERTY_SETTINGS
+@given(data=event_data())
+def test_ranking_from_totals_equals_ranking_from_results(data: EventData) -> None:
+    """The app re-ranks from stored totals (``rank_order``); it must order exactly as ``rank_leaderboard``."""
+    results = full_score(data).reporters
+    totals = [
+        RankTotals(
+            r.reporter_id,
+            r.breakdown.score,
+            r.breakdown.event_days_covered,
+            r.breakdown.posts_counted,
+            r.breakdown.first_counted_at,
+        )
+        for r in results
+        if r.registered
+    ]
+    assert rank_order(totals) == [entry.reporter_id for entry in rank_leaderboard(results=results)]
