@@ -453,9 +453,9 @@ def generate(engine: Engine, scale: Scale, *, seed: int = 0) -> Generated:
     )
 
 
-def new_posts(engine: Engine, *, reporters: int, count: int, seed: int) -> list[tuple[int, datetime]]:
-    """Insert ``count`` fresh, counting posts in the flagship's event days; return (reporter, instant)
-    of each, as ingest hands them to ``mark_posts_dirty``.
+def new_posts(engine: Engine, *, reporters: int, count: int, seed: int) -> list[tuple[int, datetime, int]]:
+    """Insert ``count`` fresh, counting posts in the flagship's event days; return (reporter, instant,
+    post id) of each, as ingest hands them to ``mark_new_posts``.
 
     Authors are drawn like the generator's (log-normal activity), so a burst of live coverage
     touches as many distinct reporters as it would in the field.
@@ -486,7 +486,7 @@ def new_posts(engine: Engine, *, reporters: int, count: int, seed: int) -> list[
     days = (end - start).days + 1
     now = datetime.now(UTC)
     rows: list[tuple[Any, ...]] = []
-    touched: list[tuple[int, datetime]] = []
+    touched: list[tuple[int, datetime, int]] = []
     for n, rid in enumerate(authors):
         if rid not in owned:
             continue
@@ -494,7 +494,7 @@ def new_posts(engine: Engine, *, reporters: int, count: int, seed: int) -> list[
         account_id, platform, author_key = rng.choice(owned[rid])
         body = " ".join(rng.choices(vocabulary, k=rng.randint(10, 40)))
         created = day0 + timedelta(seconds=rng.uniform(0, days * 86400))
-        touched.append((rid, created))
+        touched.append((rid, created, post_id))
         rows.append(
             (
                 post_id,

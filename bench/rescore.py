@@ -17,7 +17,7 @@ from sqlmodel import Session
 from app.core.db import make_engine, table
 from app.events.models import Event
 from app.ingest.models import Post
-from app.scoring.dirty import mark_posts_dirty
+from app.scoring.dirty import mark_new_posts
 from app.scoring.service import rescore_dirty, rescore_events
 from bench.common import BenchDatabase, copies_of, emit, median, peak_rss_kib, run_worker
 from bench.generate import new_posts
@@ -81,11 +81,11 @@ def incremental(url: str, *, reporters: int, seed: int) -> dict[str, Any]:
     touched = new_posts(engine, reporters=reporters, count=NEW_POSTS, seed=seed)
     start = time.perf_counter()
     with Session(engine) as session:
-        mark_posts_dirty(session, touched, new=True)  # as ingest marks the posts it inserts
+        mark_new_posts(session, touched)  # as ingest marks the posts it inserts
         session.commit()
     rescored = rescore_dirty(engine=engine)
     seconds = time.perf_counter() - start
-    authors = sorted({rid for rid, _ in touched})
+    authors = sorted({rid for rid, _, _ in touched})
     with engine.connect() as conn:
         posts_of_touched = conn.execute(select(POSTS.c.id).where(POSTS.c.reporter_id.in_(authors))).all()
     engine.dispose()

@@ -7,12 +7,29 @@ PostgreSQL: psycopg 3.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Dialect, Engine, Table, create_engine, event, insert
+from sqlalchemy import (
+    CTE,
+    Dialect,
+    Engine,
+    Integer,
+    String,
+    Table,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
 
@@ -194,3 +211,39 @@ def insert_rows(
     else:
         params = [dict(zip(columns, values, strict=True)) for values in bound]
     session.connection().exec_driver_sql(compiled.string, params)
+
+
+def rows_cte(
+    session: Session, name: str, columns: Sequence[tuple[str, Any]], rows: Sequence[Sequence[Any]]
+) -> CTE:
+    """Many rows of values as a CTE to join with, bound as one parameter per column (PostgreSQL:
+    ``unnest`` of arrays) or one in all (SQLite: ``json_each`` of a JSON array of rows). A ``VALUES``
+    list binds a parameter per value, which SQLAlchemy takes seconds to compile for a few thousand rows;
+    these compile in microseconds whatever their size. ``columns``: (name, SQL type) pairs; values are
+    ints, strings, dates (as ``date``) or None."""
+    if session.get_bind().dialect.name == "postgresql":
+        parts = [
+            func.unnest(bindparam(f"{name}_{column}", [row[i] for row in rows], type_=ARRAY(kind))).label(
+                column
+            )
+            for i, (column, kind) in enumerate(columns)
+        ]
+        return select(*parts).cte(name)
+    data = json.dumps([[v.isoformat() if isinstance(v, date) else v for v in row] for row in rows])
+    each = func.json_each(bindparam(f"{name}_rows", data, type_=String)).table_valued("value")
+    return select(
+        *(
+            # no CAST: SQLite would make a date a number; JSON text and numbers compare as stored
+            type_coerce(func.json_extract(each.c.value, f"$[{i}]"), kind).label(column)
+            for i, (column, kind) in enumerate(columns)
+        )
+    ).cte(name)
+
+
+def among(session: Session, column: Any, ids: Sequence[int]) -> Any:
+    """``column IN ids`` for a long list of integer ids: one array parameter on PostgreSQL
+    (``= ANY(:ids)``; psycopg parses a statement with thousands of placeholders slowly), an ``IN``
+    list on SQLite (keep ``ids`` under its 32,766 parameters)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(Integer)))
+    return column.in_(list(ids))

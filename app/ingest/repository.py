@@ -15,7 +15,7 @@ from app.core.db import table, writing
 from app.ingest import driver
 from app.ingest.models import Post, PostEngagement, Source
 from app.reporters.models import Account, VerificationState
-from app.scoring.dirty import mark_posts_dirty
+from app.scoring.dirty import mark_new_posts, mark_posts_dirty
 from collectors.base import CollectedPost, Engagement
 
 POSTS = table(Post)
@@ -39,8 +39,8 @@ class PageOutcome:
     touched_reporters: set[int] = field(default_factory=set)
     # (reporter, stored post instant) of every post refreshed: the events to re-score them in
     touched_posts: list[tuple[int, datetime]] = field(default_factory=list)
-    # the same of every post inserted: nothing stored changed for them, so they may extend a stored result
-    new_posts: list[tuple[int, datetime]] = field(default_factory=list)
+    # (reporter, instant, post id) of every post inserted: they may extend a stored result
+    new_posts: list[tuple[int, datetime, int]] = field(default_factory=list)
 
 
 def next_recheck(created_at: datetime, now: datetime) -> tuple[int, datetime | None]:
@@ -145,6 +145,8 @@ class _Plan:
 
     inserts: list[tuple[tuple[str, str], list[Any]]] = field(default_factory=list)
     updates: dict[tuple[str, ...], list[list[Any]]] = field(default_factory=dict)
+    # (reporter, instant, key) of each new post of a reporter: queued "only new" once it has an id
+    new_marks: list[tuple[int, datetime, tuple[str, str]]] = field(default_factory=list)
 
 
 def upsert_posts(
@@ -185,8 +187,9 @@ def upsert_posts(
         _update_known(page, plan.updates)
     if source_id is not None:
         _record_sightings(page, source_id=source_id, items=items, ids=ids, now=now)
+    outcome.new_posts = [(rid, at, ids[key]) for rid, at, key in plan.new_marks if key in ids]
     mark_posts_dirty(session, outcome.touched_posts)
-    mark_posts_dirty(session, outcome.new_posts, new=True)  # a pair marked above stays a full re-score
+    mark_new_posts(session, outcome.new_posts)  # a pair marked above too stays a full re-score
     # --- identity hook: verification codes in collected posts (owned by app/reporters/identity.py) ---
     from app.reporters.identity import detect_verification_codes  # late: identity imports this module
 
@@ -265,7 +268,7 @@ def _plan(
             outcome.new += 1
             if reporter_id is not None:
                 outcome.touched_reporters.add(reporter_id)
-                outcome.new_posts.append((reporter_id, post.created_at))
+                plan.new_marks.append((reporter_id, post.created_at, key))
             continue
         newer = _is_newer(post, row.version, row.edited_at)
         values = [now, post.likes, post.reposts, post.replies, 0]

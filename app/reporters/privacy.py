@@ -25,7 +25,14 @@ from app.core.db import table
 from app.events.models import Event, Registration
 from app.ingest.models import Post, PostClaim, PostEngagement, PostSighting
 from app.reporters.models import Account, Reporter
-from app.scoring.models import LeaderboardEntry, PostVerdict, ScoreDigest, ScoreDirty, ScoreHistory
+from app.scoring.models import (
+    LeaderboardEntry,
+    PostVerdict,
+    ScoreDigest,
+    ScoreDirty,
+    ScoreHistory,
+    ScoreNewPost,
+)
 from app.scoring.service import events_of_reporters, rescore_event
 from app.subsidies.models import Subsidy, SubsidyState, SubsidyTransition
 from app.users.models import ApiToken, LoginAttempt, Role, User, WebSession
@@ -230,7 +237,7 @@ def delete_reporter(
     )
     session.execute(delete(table(Account)).where(table(Account).c.reporter_id == rid))
     session.execute(delete(table(Registration)).where(table(Registration).c.reporter_id == rid))
-    for scored in (LeaderboardEntry, ScoreHistory, ScoreDirty, ScoreDigest):
+    for scored in (LeaderboardEntry, ScoreHistory, ScoreDirty, ScoreDigest, ScoreNewPost):
         session.execute(delete(table(scored)).where(table(scored).c.reporter_id == rid))
     undecided = sa.select(table(Subsidy).c.id).where(
         table(Subsidy).c.reporter_id == rid,

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, select
+from sqlalchemy import insert as sql_insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -18,7 +20,7 @@ from app.core.db import table
 from app.events.models import Event, Registration
 from app.ingest.models import Post, PostEngagement
 from app.reporters.models import Account
-from app.scoring.models import EVERY_EVENT, ScoreDirty
+from app.scoring.models import EVERY_EVENT, ScoreDirty, ScoreNewPost
 
 # Posts this far outside the coverage window still get a verdict (``outside_window``) so that a
 # reporter sees why a near miss did not count.
@@ -88,26 +90,53 @@ def mark_dirty(session: Session, reporter_ids: Iterable[int | None]) -> None:
     _queue(session, ((rid, EVERY_EVENT) for rid in {*ids, *engaged}))
 
 
-def mark_posts_dirty(
-    session: Session, posts: Iterable[tuple[int | None, datetime]], *, new: bool = False
-) -> None:
+def mark_posts_dirty(session: Session, posts: Iterable[tuple[int | None, datetime]]) -> None:
     """Mark (reporter, post instant) pairs: each reporter for the events whose candidate window holds
-    one of their changed posts (idempotent). ``new``: the posts were just inserted and nothing else of
-    the reporter's changed, so the scorer may extend the stored result with them."""
-    changed = [(rid, at) for rid, at in posts if rid is not None]
-    if not changed:
+    one of their changed posts (idempotent)."""
+    _queue(session, _pairs(session, posts))
+
+
+def mark_new_posts(session: Session, posts: Iterable[tuple[int | None, datetime, int]]) -> None:
+    """Mark (reporter, post instant, post id) of posts just inserted, and nothing else of their
+    reporters' changed: each (reporter, event) pair is queued "only new", with the posts themselves
+    (``score_new_posts``), so that the scorer extends the stored result with them. A pair also marked
+    by ``mark_posts_dirty`` (before or after, until scored) is re-scored in full."""
+    inserted = [(rid, at, post_id) for rid, at, post_id in posts if rid is not None]
+    if not inserted:
         return
-    windows = session.execute(select(EVENTS.c.id, EVENTS.c.window_start_at, EVENTS.c.window_end_at)).all()
-    _queue(
-        session,
-        (
-            (rid, int(event_id))
-            for rid, at in changed
+    windows = _windows(session)
+    rows = sorted(
+        {
+            (rid, int(event_id), post_id)
+            for rid, at, post_id in inserted
             for event_id, start, end in windows
             if start - NEAR_MISS <= at < end + NEAR_MISS
-        ),
-        only_new=new,
+        }
     )
+    if rows:
+        session.execute(
+            sql_insert(table(ScoreNewPost)),
+            [{"reporter_id": rid, "event_id": eid, "post_id": pid} for rid, eid, pid in rows],
+        )
+    _queue(session, ((rid, eid) for rid, eid, _ in rows), only_new=True)
+
+
+def _windows(session: Session) -> list[Any]:
+    return list(session.execute(select(EVENTS.c.id, EVENTS.c.window_start_at, EVENTS.c.window_end_at)))
+
+
+def _pairs(session: Session, posts: Iterable[tuple[int | None, datetime]]) -> list[tuple[int, int]]:
+    """(reporter, event) for each event whose candidate window holds one of these posts' instants."""
+    changed = [(rid, at) for rid, at in posts if rid is not None]
+    if not changed:
+        return []
+    windows = _windows(session)
+    return [
+        (rid, int(event_id))
+        for rid, at in changed
+        for event_id, start, end in windows
+        if start - NEAR_MISS <= at < end + NEAR_MISS
+    ]
 
 
 def mark_event_dirty(session: Session, event_id: int, windows: Iterable[tuple[datetime, datetime]]) -> None:

@@ -109,6 +109,20 @@ class ScoreDirty(SQLModel, table=True):
     only_new: bool = Field(default=False, sa_column_kwargs={"server_default": sql_text("false")})
 
 
+class ScoreNewPost(SQLModel, table=True):
+    """A post inserted since its reporter was last scored for an event, queued with the event's
+    ``only_new`` mark in the same transaction: the scorer extends the stored result with exactly these
+    posts instead of searching every post of the reporter for those without a verdict."""
+
+    __tablename__ = "score_new_posts"
+    __table_args__ = (Index("ix_score_new_posts_reporter_event", "reporter_id", "event_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    reporter_id: int = Field(foreign_key="reporters.id", ondelete="CASCADE")
+    event_id: int  # no foreign key, as ``ScoreDirty.event_id``
+    post_id: int = Field(foreign_key="posts.id", ondelete="CASCADE")
+
+
 class ScoreDigest(SQLModel, table=True):
     """A digest of what was last written for one reporter in one event (verdicts and entry), so that a
     re-score whose result did not change writes nothing."""

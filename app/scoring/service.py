@@ -29,19 +29,16 @@ from sqlalchemy import (
     and_,
     bindparam,
     cast,
-    column,
     delete,
-    exists,
     insert,
     or_,
     select,
     text,
     update,
-    values,
 )
 from sqlmodel import Session
 
-from app.core.db import insert_rows, table, writing
+from app.core.db import among, insert_rows, rows_cte, table, writing
 from app.events.models import Event, Registration
 from app.ingest.models import Post, PostEngagement
 from app.reporters.models import Account, Reporter, VerificationState
@@ -54,6 +51,7 @@ from app.scoring.models import (
     ScoreDigest,
     ScoreDirty,
     ScoreHistory,
+    ScoreNewPost,
 )
 from scoring.engine import (
     EMPTY_BREAKDOWN,
@@ -87,6 +85,7 @@ REPORTERS = table(Reporter)
 HISTORY = table(ScoreHistory)
 EVENTS = table(Event)
 DIGESTS = table(ScoreDigest)
+NEW_POSTS = table(ScoreNewPost)
 
 
 # --- rule sets ------------------------------------------------------------------------------------
@@ -108,8 +107,14 @@ def rules_for(session: Session, version: str) -> Rules:
                 }
             ],
         )
-        return Rules.from_toml_text(text)
-    return Rules.from_toml_text(row.toml)
+        return _parsed_rules(text)
+    return _parsed_rules(row.toml)
+
+
+@lru_cache(maxsize=16)
+def _parsed_rules(toml: str) -> Rules:
+    """A rule set parsed once per process (immutable; its engagement table is built on first use)."""
+    return Rules.from_toml_text(toml)
 
 
 def event_spec(event: Event) -> EventSpec:
@@ -242,24 +247,14 @@ def posts_between(
     start: datetime,
     end: datetime,
     *,
-    without_verdict: Event | None = None,
+    only: Sequence[int] | None = None,
 ) -> dict[int, list[PostFacts]]:
     """These reporters' posts created in [start, end), as scoring facts, grouped by reporter, each
-    reporter's in order of creation; only those with no stored verdict for ``without_verdict``."""
-    if not reporter_ids:
+    reporter's in order of creation; only the posts ``only`` names, if given."""
+    if not reporter_ids or (only is not None and not only):
         return {}
     p = POSTS.c
-    unscored = (
-        []
-        if without_verdict is None
-        else [
-            ~exists().where(
-                VERDICTS.c.post_id == p.id,
-                VERDICTS.c.event_id == without_verdict.id,
-                VERDICTS.c.rules_version == without_verdict.rules_version,
-            )
-        ]
-    )
+    restricted = [] if only is None else [among(session, p.id, only)]
     rows = session.execute(
         select(
             p.id,
@@ -282,7 +277,7 @@ def posts_between(
             ACCOUNTS.c.state,
         )
         .select_from(POSTS.outerjoin(ACCOUNTS, ACCOUNTS.c.id == p.account_id))
-        .where(p.reporter_id.in_(list(reporter_ids)), p.created_at >= start, p.created_at < end, *unscored)
+        .where(p.reporter_id.in_(list(reporter_ids)), p.created_at >= start, p.created_at < end, *restricted)
         .order_by(p.reporter_id, p.created_at, p.id)
     ).all()
     post_ids = [r.id for r in rows]
@@ -324,6 +319,23 @@ def posts_between(
             )
         )
     return grouped
+
+
+def _unscored(session: Session, event: Event, post_ids: Sequence[int]) -> list[int]:
+    """Those of these posts that have no verdict for the event's version (a queued new post that a full
+    re-score reached first has one)."""
+    scored: set[int] = set()
+    for chunk in _chunks(post_ids, 30_000):
+        scored.update(
+            session.execute(
+                select(VERDICTS.c.post_id).where(
+                    VERDICTS.c.event_id == event.id,
+                    VERDICTS.c.rules_version == event.rules_version,
+                    among(session, VERDICTS.c.post_id, chunk),
+                )
+            ).scalars()
+        )
+    return sorted(set(post_ids) - scored)
 
 
 # --- writing results ------------------------------------------------------------------------------
@@ -530,7 +542,7 @@ def _chunks(ids: Sequence[_T], size: int = 5000) -> list[list[_T]]:
 
 def rerank(session: Session, event: Event, now: datetime) -> None:
     """Rank the event's stored entries under the total order of §5 (from their total columns); keep
-    movement, and a history row whenever a reporter's rank or score changed since the last ranking."""
+    movement, and a history row whenever a reporter's score changed since the last ranking."""
     version = event.rules_version
     e = ENTRIES.c
     entries = session.execute(
@@ -552,7 +564,7 @@ def rerank(session: Session, event: Event, now: datetime) -> None:
         for row in entries
     )
     changes = []
-    history = []
+    history: list[tuple[Any, ...]] = []
     for rank, reporter_id in enumerate(order, start=1):
         old = current[reporter_id]
         moved = old.rank != rank or old.rank == 0
@@ -568,27 +580,50 @@ def rerank(session: Session, event: Event, now: datetime) -> None:
                 "ranked_score": old.score,
             }
         )
-        history.append(
-            {"event_id": event.id, "reporter_id": reporter_id, "at": now, "score": old.score, "rank": rank}
+        if old.rank == 0 or old.ranked_score != old.score:
+            # a point of the reporter's score over time (DESIGN §7), with the rank it then had; ranks
+            # that only shift because others moved are not points (one new post can shift thousands)
+            history.append((event.id, reporter_id, now, old.score, rank))
+    # One UPDATE … FROM per 5,000 changed entries: a new post can move thousands of ranks, and an
+    # executemany sends PostgreSQL one statement per row.
+    for part in _chunks(changes, 5000):
+        moved = rows_cte(
+            session,
+            "moved",
+            [
+                ("event_id", Integer),
+                ("rules_version", Text),
+                ("rid", Integer),
+                ("rank", Integer),
+                ("previous_rank", Integer),
+                ("movement", Integer),
+                ("ranked_score", Integer),
+            ],
+            [
+                (event.id, version, c["rid"], c["rank"], c["previous_rank"], c["movement"], c["ranked_score"])
+                for c in part
+            ],
         )
-    if changes:
         session.execute(
             update(ENTRIES)
-            .where(
-                ENTRIES.c.event_id == event.id,
-                ENTRIES.c.rules_version == version,
-                ENTRIES.c.reporter_id == bindparam("rid"),
+            .where(  # keys from the same rows, not constants: SQLite then reads `moved` first (as above)
+                ENTRIES.c.event_id == moved.c.event_id,
+                ENTRIES.c.rules_version == moved.c.rules_version,
+                ENTRIES.c.reporter_id == moved.c.rid,
             )
             .values(
-                rank=bindparam("rank"),
-                previous_rank=bindparam("previous_rank"),
-                movement=bindparam("movement"),
-                ranked_score=bindparam("ranked_score"),
-            ),
-            changes,
+                rank=moved.c.rank,
+                previous_rank=moved.c.previous_rank,
+                movement=moved.c.movement,
+                ranked_score=moved.c.ranked_score,
+            )
         )
-    if history:
-        session.execute(insert(HISTORY), history)
+    insert_rows(
+        session,
+        HISTORY,
+        ("event_id", "reporter_id", "at", "score", "rank"),
+        history,
+    )
 
 
 # Reporters scored per round trip: memory stays bounded by this many reporters' posts and results
@@ -677,7 +712,7 @@ def _score_scope(
 EXTENDED_DIGEST = "extended"
 
 
-def _extend_event(session: Session, event: Event, reporter_ids: Sequence[int], now: datetime) -> set[int]:
+def _extend_event(session: Session, event: Event, new_posts: dict[int, set[int]], now: datetime) -> set[int]:
     """Add these reporters' new posts (no stored verdict yet; nothing else of theirs changed) to their
     stored results for the event (``scoring.extend_reporter``): only the new posts are analysed, only the
     stored verdicts they need are read (counted posts of their days, passing posts of a near-copy's
@@ -688,12 +723,12 @@ def _extend_event(session: Session, event: Event, reporter_ids: Sequence[int], n
     rules = rules_for(session, version)
     start, end = candidate_span(event)
     full: set[int] = set()
-    for chunk in _chunks(sorted(reporter_ids), SCORE_CHUNK):
+    for chunk in _chunks(sorted(new_posts), SCORE_CHUNK):
         signed = _reporters_with_rows(session, DIGESTS, event, chunk)
         full.update(rid for rid in chunk if rid not in signed)
-        new = posts_between(
-            session, [rid for rid in chunk if rid in signed], start, end, without_verdict=event
-        )
+        chunk = [rid for rid in chunk if rid in signed]
+        queued = _unscored(session, event, sorted({pid for rid in chunk for pid in new_posts[rid]}))
+        new = posts_between(session, chunk, start, end, only=queued)
         if not new:
             continue
         needs = {rid: extension_needs(rules=rules, event=spec, new_posts=posts) for rid, posts in new.items()}
@@ -810,20 +845,20 @@ def _stored_needed(
         if need.days
     ]
     queries = []
-    for part in _chunks(spans, 2000):
-        wanted = (
-            values(
-                column("event_id", Integer),
-                column("rules_version", Text),
-                column("rid", Integer),
-                column("day_low", Date),
-                column("day_high", Date),
-                column("size_low", Integer),
-                column("size_high", Integer),
-                name="wanted",
-            )
-            .data(part)
-            .cte("wanted")
+    for part in _chunks(spans, 5000):
+        wanted = rows_cte(
+            session,
+            "wanted",
+            [
+                ("event_id", Integer),
+                ("rules_version", Text),
+                ("rid", Integer),
+                ("day_low", Date),
+                ("day_high", Date),
+                ("size_low", Integer),
+                ("size_high", Integer),
+            ],
+            part,
         )
         queries.append(
             select(*columns)
@@ -1004,16 +1039,19 @@ def rescore_scoped(
     scope: dict[int, set[int]],
     now: datetime | None = None,
     *,
-    extend: dict[int, set[int]] | None = None,
+    extend: dict[int, dict[int, set[int]]] | None = None,
 ) -> None:
     """Re-score the given reporters of each event (``{event id: reporter ids}``), then re-rank it.
-    ``extend`` names reporters whose only change is new posts: their stored results are extended
-    (``_extend_event``) unless that cannot tell, when they are re-scored like the others."""
+    ``extend`` names reporters whose only change is new posts (``{event id: {reporter id: post ids}}``):
+    their stored results are extended (``_extend_event``) unless that cannot tell, when they are
+    re-scored like the others."""
     now = now or datetime.now(UTC)
     wanted = {event_id: set(rids) for event_id, rids in scope.items() if rids}
     adding = {
-        event_id: set(rids) - wanted.get(event_id, set()) for event_id, rids in (extend or {}).items() if rids
+        event_id: {rid: ids for rid, ids in posts.items() if rid not in wanted.get(event_id, set())}
+        for event_id, posts in (extend or {}).items()
     }
+    adding = {event_id: posts for event_id, posts in adding.items() if posts}
     if not wanted and not adding:
         return
     lock_scoring(session)
@@ -1023,7 +1061,7 @@ def rescore_scoped(
     for event in chosen:
         if adding.get(event.id or 0):
             wanted.setdefault(event.id or 0, set()).update(
-                _extend_event(session, event, sorted(adding[event.id or 0]), now)
+                _extend_event(session, event, adding[event.id or 0], now)
             )
     _score_scope(
         session,
@@ -1063,12 +1101,38 @@ def rescore_pending(session: Session, *, batch: int = 500) -> int:
         session.execute(delete(DIRTY).where(DIRTY.c.id.in_(chunk)))
     everywhere = [m.reporter_id for m in marks if m.event_id == EVERY_EVENT]
     scope = involvement(session, everywhere)
-    extend: dict[int, set[int]] = defaultdict(set)
+    queued = _take_new_posts(session, marks)
+    extend: dict[int, dict[int, set[int]]] = defaultdict(dict)
     for mark in marks:
-        if mark.event_id != EVERY_EVENT:
-            (extend if mark.only_new else scope)[mark.event_id].add(mark.reporter_id)
+        if mark.event_id == EVERY_EVENT:
+            continue
+        if mark.only_new:
+            extend[mark.event_id][mark.reporter_id] = queued.get((mark.reporter_id, mark.event_id), set())
+        else:
+            scope[mark.event_id].add(mark.reporter_id)
     rescore_scoped(session, scope, extend=extend)
     return len(marks)
+
+
+def _take_new_posts(session: Session, marks: Sequence[Any]) -> dict[tuple[int, int], set[int]]:
+    """The queued new posts of the taken marks' (reporter, event) pairs (every event for a reporter
+    marked ``EVERY_EVENT``), removed from the queue; by pair."""
+    everywhere = {m.reporter_id for m in marks if m.event_id == EVERY_EVENT}
+    pairs = {(m.reporter_id, m.event_id) for m in marks}
+    taken: dict[tuple[int, int], set[int]] = defaultdict(set)
+    done: list[int] = []
+    for chunk in _chunks(sorted({m.reporter_id for m in marks})):
+        for row in session.execute(
+            select(NEW_POSTS.c.id, NEW_POSTS.c.reporter_id, NEW_POSTS.c.event_id, NEW_POSTS.c.post_id).where(
+                NEW_POSTS.c.reporter_id.in_(chunk)
+            )
+        ):
+            if row.reporter_id in everywhere or (row.reporter_id, row.event_id) in pairs:
+                taken[(row.reporter_id, row.event_id)].add(row.post_id)
+                done.append(row.id)
+    for chunk in _chunks(done):
+        session.execute(delete(NEW_POSTS).where(NEW_POSTS.c.id.in_(chunk)))
+    return taken
 
 
 def rescore_dirty(*, engine: Engine, batch: int = 500) -> int:
@@ -1088,4 +1152,5 @@ def rescore_all(session: Session) -> int:
     events = list(session.execute(select(Event).order_by(EVENTS.c.id)).scalars().all())
     rescore_events(session, events)
     session.execute(delete(DIRTY))
+    session.execute(delete(NEW_POSTS))
     return len(events)

@@ -18,6 +18,17 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "score_new_posts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("reporter_id", sa.Integer(), nullable=False),
+        sa.Column("event_id", sa.Integer(), nullable=False),
+        sa.Column("post_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["post_id"], ["posts.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["reporter_id"], ["reporters.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_score_new_posts_reporter_event", "score_new_posts", ["reporter_id", "event_id"])
     with op.batch_alter_table("post_verdicts", schema=None) as batch_op:
         # NULL on rows stored before: such a reporter's new posts are re-scored in full (always correct)
         batch_op.add_column(sa.Column("shingle_count", sa.Integer(), nullable=True))
@@ -36,6 +47,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_score_new_posts_reporter_event", table_name="score_new_posts")
+    op.drop_table("score_new_posts")
     with op.batch_alter_table("score_dirty", schema=None) as batch_op:
         batch_op.drop_column("only_new")
     with op.batch_alter_table("leaderboard_entries", schema=None) as batch_op:

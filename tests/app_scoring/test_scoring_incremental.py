@@ -29,6 +29,7 @@ from app.scoring.models import (
     ScoreDigest,
     ScoreDirty,
     ScoreHistory,
+    ScoreNewPost,
 )
 from collectors.base import CollectedPost
 from tests.app_scoring.test_scoring_service import NOW, TEXTS, add_reporter, make_event, post, snapshot
@@ -38,6 +39,7 @@ VERDICTS = table(PostVerdict)
 DIGESTS = table(ScoreDigest)
 ENTRIES = table(LeaderboardEntry)
 HISTORY = table(ScoreHistory)
+NEW_POSTS = table(ScoreNewPost)
 
 
 def make_summit(session: Session) -> Event:
@@ -413,8 +415,11 @@ def test_new_posts_extend_stored_results_and_rewrite_only_what_they_change(sessi
     ]
     repo.upsert_posts(session, source_id=None, posts=new, now=NOW)
     assert session.execute(select(DIRTY.c.reporter_id, DIRTY.c.only_new)).all() == [(ana, True)]
+    queued = session.execute(select(NEW_POSTS.c.reporter_id, NEW_POSTS.c.post_id)).all()
+    assert len(queued) == 2 and {rid for rid, _ in queued} == {ana}
     while scoring.rescore_pending(session):
         pass
+    assert session.execute(select(NEW_POSTS.c.id)).all() == []  # taken with their mark
     after = computed_at(session)
     rewritten = {post_id for post_id, at in after.items() if before.get(post_id) != at}
     ana_posts = set(
