@@ -326,14 +326,17 @@ def _unscored(session: Session, event: Event, post_ids: Sequence[int]) -> list[i
     re-score reached first has one)."""
     scored: set[int] = set()
     for chunk in _chunks(post_ids, 30_000):
+        # by post id alone (its own index), the event and version compared here: with the event in
+        # the query, PostgreSQL's statistics of a freshly re-scored table led it to read every verdict
+        # of the event
         scored.update(
-            session.execute(
-                select(VERDICTS.c.post_id).where(
-                    VERDICTS.c.event_id == event.id,
-                    VERDICTS.c.rules_version == event.rules_version,
-                    among(session, VERDICTS.c.post_id, chunk),
+            post_id
+            for post_id, event_id, version in session.execute(
+                select(VERDICTS.c.post_id, VERDICTS.c.event_id, VERDICTS.c.rules_version).where(
+                    among(session, VERDICTS.c.post_id, chunk)
                 )
-            ).scalars()
+            )
+            if event_id == event.id and version == event.rules_version
         )
     return sorted(set(post_ids) - scored)
 
@@ -1004,6 +1007,10 @@ def rescore_events(session: Session, events: Sequence[Event], now: datetime | No
     _score_scope(session, scope, now, registered_by_event)
     for event in events:
         rerank(session, event, now)
+    if session.get_bind().dialect.name == "postgresql":
+        # A full re-score can rewrite millions of rows: refresh the planner's statistics now rather
+        # than when autovacuum gets to it (stale ones made it scan every verdict to find a few).
+        session.execute(text("ANALYZE post_verdicts, leaderboard_entries, score_digests"))
 
 
 def events_of_reporters(session: Session, reporter_ids: Sequence[int]) -> list[Event]:
@@ -1077,15 +1084,28 @@ def rescore_reporters(session: Session, reporter_ids: Sequence[int], now: dateti
     rescore_scoped(session, involvement(session, reporter_ids), now)
 
 
+# An "only new posts" mark costs this many times less than a full re-score of its reporter.
+NEW_POSTS_PER_MARK = 10
+
+
 def rescore_pending(session: Session, *, batch: int = 500) -> int:
-    """Re-score up to ``batch`` queued (reporter, event) marks, in the caller's transaction; return how
-    many marks were taken."""
+    """Re-score up to ``batch`` queued (reporter, event) marks (or ten times as many that only add new
+    posts), in the caller's transaction; return how many marks were taken."""
     lock_scoring(session)  # before reading the queue: the previous scorer's deletions are then visible
-    marks = session.execute(
+    queue = session.execute(
         select(DIRTY.c.id, DIRTY.c.reporter_id, DIRTY.c.event_id, DIRTY.c.only_new)
         .order_by(DIRTY.c.id)
-        .limit(batch)
+        .limit(batch * NEW_POSTS_PER_MARK)
     ).all()
+    # ``batch`` full re-scores a transaction, an "only new posts" mark counting as a tenth of one (it
+    # reads a few rows, not all the reporter's posts): fewer transactions re-rank the same events.
+    marks: list[Any] = []
+    budget = batch * NEW_POSTS_PER_MARK
+    for mark in queue:
+        budget -= 1 if mark.only_new else NEW_POSTS_PER_MARK
+        if budget < 0 and marks:
+            break
+        marks.append(mark)
     if not marks:
         return 0
     for chunk in _chunks([m.id for m in marks]):

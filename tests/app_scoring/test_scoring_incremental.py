@@ -416,7 +416,8 @@ def test_new_posts_extend_stored_results_and_rewrite_only_what_they_change(sessi
     repo.upsert_posts(session, source_id=None, posts=new, now=NOW)
     assert session.execute(select(DIRTY.c.reporter_id, DIRTY.c.only_new)).all() == [(ana, True)]
     queued = session.execute(select(NEW_POSTS.c.reporter_id, NEW_POSTS.c.post_id)).all()
-    assert len(queued) == 2 and {rid for rid, _ in queued} == {ana}
+    assert len(queued) == 2
+    assert {rid for rid, _ in queued} == {ana}
     while scoring.rescore_pending(session):
         pass
     assert session.execute(select(NEW_POSTS.c.id)).all() == []  # taken with their mark
