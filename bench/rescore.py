@@ -75,7 +75,7 @@ def full_rescore(url: str) -> dict[str, Any]:
 
 
 def incremental(url: str, *, reporters: int, seed: int) -> dict[str, Any]:
-    """Store 1,000 new posts (untimed), then time ``mark_posts_dirty`` (what ingest does with each page)
+    """Store 1,000 new posts (untimed), then time ``mark_new_posts`` (what ingest does with each page)
     + ``rescore_dirty``."""
     engine = make_engine(url)
     touched = new_posts(engine, reporters=reporters, count=NEW_POSTS, seed=seed)
