@@ -18,7 +18,14 @@ from zoneinfo import ZoneInfo
 
 from scoring.model import EventSpec, PostFacts, PostKind, ReporterFacts, Visibility
 from scoring.rules import RuleSet
-from scoring.text import analyse_text, comparable_shingles, near_copy_prefix, normalise_tag, prefix_length
+from scoring.text import (
+    analyse_text,
+    comparable_shingles,
+    jaccard_at_least,
+    near_copy_prefix,
+    normalise_tag,
+    prefix_length,
+)
 from scoring.verdicts import Reason, reason_words
 
 __all__ = [
@@ -655,12 +662,6 @@ def _prefix_tokens(prefix: str) -> list[str]:
     return prefix.split(PREFIX_SEPARATOR) if prefix else []
 
 
-def _size_compatible(first: int, second: int, context: _Context) -> bool:
-    """|A∩B| <= the smaller size and |A∪B| >= the larger: below the threshold's ratio, no match."""
-    smaller, larger = (first, second) if first <= second else (second, first)
-    return smaller * context.jaccard_denominator >= context.jaccard_numerator * larger
-
-
 def _size_range(count: int, context: _Context) -> tuple[int, int]:
     """The shingle counts a set of ``count`` shingles can reach the Jaccard threshold with (inclusive)."""
     numerator, denominator = context.jaccard_numerator, context.jaccard_denominator
@@ -785,13 +786,11 @@ def extend_reporter(
                 raise ValueError(f"the text of stored post {post_id} is needed")
             normalised = analyse_text(candidate_texts[post_id]).normalised
             others.append(_shingled(memo, normalised, size).shingles if normalised else frozenset())
-        for other in others:
-            if other and _size_compatible(len(own), len(other), context):
-                common = len(own & other)
-                if common * context.jaccard_denominator >= context.jaccard_numerator * (
-                    len(own) + len(other) - common
-                ):
-                    return None  # a near-copy: which one is kept depends on the others
+        numerator, denominator = context.jaccard_numerator, context.jaccard_denominator
+        if any(
+            jaccard_at_least(own, other, numerator=numerator, denominator=denominator) for other in others
+        ):
+            return None  # a near-copy: which one is kept depends on the others
     _sign(context, passing, memo)
     # The daily cap of each day a new post counts on, over that day's stored and new counted posts.
     ranked: dict[date, list[tuple[tuple[int, datetime, str, str, int], StoredPost | _Assessed]]] = {
