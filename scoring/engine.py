@@ -22,6 +22,7 @@ from scoring.text import (
     analyse_text,
     comparable_shingles,
     jaccard_at_least,
+    may_reach_jaccard,
     near_copy_prefix,
     normalise_tag,
     prefix_length,
@@ -352,30 +353,25 @@ def _unique_posts(posts: Iterable[PostFacts]) -> list[PostFacts]:
     return [by_id[post_id] for post_id in sorted(by_id)]
 
 
-def _prefix(ordered_hashes: list[int], size: int) -> list[int]:
-    """The first ``size`` shingle hashes in ascending order, and any that tie with the last one.
-
-    The prefix filter (see ``prefix_length``) holds for any total order that is the same for every
-    set; ordering by hash (ties broken by the text) is one, cheap because a string keeps its hash, and
-    it makes prefixes a random sample, so unrelated texts rarely share one. Indexing the hashes of that
-    prefix, with every hash tied with the last, finds a superset of that order's candidates (equal
-    hashes of different shingles only add candidates, which are then compared exactly)."""
-    end = size
-    if end < len(ordered_hashes):
-        last = ordered_hashes[end - 1]
-        while end < len(ordered_hashes) and ordered_hashes[end] == last:
-            end += 1
-    return ordered_hashes[:end]
-
-
 @dataclass(slots=True)
 class _Shingled:
-    """A normalised text's comparable shingles and, once needed, their hashes in order (the prefix
-    index of one scoring) and their stored prefix (joined)."""
+    """A normalised text's comparable shingles and, once needed, the same sorted (for prefixes) and
+    its stored prefix (joined)."""
 
     shingles: frozenset[str]
-    ordered_hashes: list[int] | None = None
+    ordered: list[str] | None = None
     prefix: str | None = None
+
+    def sorted(self) -> list[str]:
+        if self.ordered is None:
+            self.ordered = sorted(self.shingles)
+        return self.ordered
+
+    def stored_prefix(self, threshold: Fraction) -> str:
+        """``near_copy_prefix`` of the shingles, joined by ``PREFIX_SEPARATOR``."""
+        if self.prefix is None:
+            self.prefix = PREFIX_SEPARATOR.join(near_copy_prefix(self.sorted(), threshold))
+        return self.prefix
 
 
 # Joins a stored prefix's shingles: normalised text never holds it (str.split() takes it for a space).
@@ -408,13 +404,13 @@ def _mark_duplicates(context: _Context, passing: list[_Assessed], memo: ShingleM
     texts = {item.normalised for item in passing if item.normalised}
     small = len(texts) <= _SMALL_GROUP
     for text in texts:
-        entry = _shingled(memo, text, size)
-        if not small and entry.ordered_hashes is None:
-            entry.ordered_hashes = sorted(map(hash, entry.shingles))
+        _shingled(memo, text, size)
     if not small:
         prefix_size = partial(prefix_length, threshold=context.rules.duplicates.jaccard_threshold)
-        # a shingle's hash -> positions in `kept` of the kept posts whose prefix holds it
-        kept_by_prefix: dict[int, list[int]] = defaultdict(list)
+        # a shingle -> positions in `kept` of the kept posts whose prefix (`near_copy_prefix`, the same
+        # order as the stored signatures: any order the same for every set keeps the filter exact)
+        # holds it
+        kept_by_prefix: dict[str, list[int]] = defaultdict(list)
     for assessed in passing:
         text = assessed.normalised
         if not text:
@@ -430,8 +426,7 @@ def _mark_duplicates(context: _Context, passing: list[_Assessed], memo: ShingleM
         if small:
             candidates: Iterable[int] = range(len(kept))
         else:
-            assert entry.ordered_hashes is not None  # filled above for a large group
-            prefix = _prefix(entry.ordered_hashes, prefix_size(own_count))
+            prefix = entry.sorted()[: prefix_size(own_count)]
             candidates = sorted({position for token in prefix for position in kept_by_prefix.get(token, ())})
         for position in candidates:  # best kept post first, as a plain scan would find it
             other_shingles, other_count, other_id = kept[position]
@@ -594,9 +589,7 @@ def _sign(context: _Context, passing: list[_Assessed], memo: ShingleMemo) -> Non
             item.shingle_count, item.shingle_prefix = 0, ""
             continue
         entry = _shingled(memo, text, size)
-        if entry.prefix is None:
-            entry.prefix = PREFIX_SEPARATOR.join(near_copy_prefix(entry.shingles, threshold))
-        item.shingle_count, item.shingle_prefix = len(entry.shingles), entry.prefix
+        item.shingle_count, item.shingle_prefix = len(entry.shingles), entry.stored_prefix(threshold)
 
 
 def score_unowned_posts(
@@ -677,15 +670,20 @@ class ExtensionNeeds:
     sizes: tuple[tuple[int, int], ...]
 
 
-def extension_needs(*, rules: RuleSet, event: EventSpec, new_posts: Sequence[PostFacts]) -> ExtensionNeeds:
-    """What of the stored result extending it with these new posts reads (see ``ExtensionNeeds``)."""
+def extension_needs(
+    *, rules: RuleSet, event: EventSpec, new_posts: Sequence[PostFacts], memo: ShingleMemo | None = None
+) -> ExtensionNeeds:
+    """What of the stored result extending it with these new posts reads (see ``ExtensionNeeds``).
+    ``memo``, as for `score_reporter`: pass the same one to `extension_candidates` and
+    `extend_reporter` for this reporter, and the new posts are shingled once."""
     context = _Context(rules, event)
     size = rules.duplicates.shingle_size
+    memo = {} if memo is None else memo
     sizes = set()
     for post in new_posts:
         normalised = analyse_text(post.text).normalised
         if normalised:
-            sizes.add(_size_range(len(comparable_shingles(normalised, size)), context))
+            sizes.add(_size_range(len(_shingled(memo, normalised, size).shingles), context))
     return ExtensionNeeds(
         days=frozenset(post_day(post.created_at, context.zone) for post in new_posts),
         sizes=tuple(sorted(sizes)),
@@ -693,10 +691,11 @@ def extension_needs(*, rules: RuleSet, event: EventSpec, new_posts: Sequence[Pos
 
 
 def _candidates(
-    context: _Context, stored: Sequence[StoredPost], new_posts: Sequence[PostFacts]
+    context: _Context, stored: Sequence[StoredPost], new_posts: Sequence[PostFacts], memo: ShingleMemo
 ) -> dict[int, set[int]] | None:
     """For each new post with own text (by id), the stored passing posts that may be near-copies of it:
-    size-compatible and sharing a prefix shingle. None when a stored passing post has no signature."""
+    size-compatible, sharing a prefix shingle, and not ruled out by the shingles after their prefix
+    (``may_reach_jaccard``). None when a stored passing post has no signature."""
     size = context.rules.duplicates.shingle_size
     threshold = context.rules.duplicates.jaccard_threshold
     passing = [item for item in stored if item.passing]
@@ -707,24 +706,33 @@ def _candidates(
         normalised = analyse_text(post.text).normalised
         if not normalised:
             continue
-        comparable = comparable_shingles(normalised, size)
+        entry = _shingled(memo, normalised, size)
+        comparable, ordered = entry.shingles, entry.sorted()
         low, high = _size_range(len(comparable), context)
-        tokens = frozenset(near_copy_prefix(comparable, threshold))
-        found[post.post_id] = {
-            item.post_id
-            for item in passing
-            if low <= (item.shingle_count or 0) <= high
-            and not tokens.isdisjoint(_prefix_tokens(item.shingle_prefix or ""))
-        }
+        tokens = frozenset(near_copy_prefix(ordered, threshold))
+        found[post.post_id] = ids = set()
+        for item in passing:
+            count = item.shingle_count or 0
+            if low <= count <= high:
+                prefix = _prefix_tokens(item.shingle_prefix or "")
+                if not tokens.isdisjoint(prefix) and may_reach_jaccard(
+                    comparable, ordered, count, prefix, threshold
+                ):
+                    ids.add(item.post_id)
     return found
 
 
 def extension_candidates(
-    *, rules: RuleSet, event: EventSpec, stored: Sequence[StoredPost], new_posts: Sequence[PostFacts]
+    *,
+    rules: RuleSet,
+    event: EventSpec,
+    stored: Sequence[StoredPost],
+    new_posts: Sequence[PostFacts],
+    memo: ShingleMemo | None = None,
 ) -> frozenset[int] | None:
     """The stored posts whose texts `extend_reporter` needs (possible near-copies of a new post), or
     None when it cannot extend this result (a stored passing post has no signature)."""
-    found = _candidates(_Context(rules, event), stored, new_posts)
+    found = _candidates(_Context(rules, event), stored, new_posts, {} if memo is None else memo)
     if found is None:
         return None
     return frozenset().union(*found.values())
@@ -740,6 +748,7 @@ def extend_reporter(
     new_posts: Iterable[PostFacts],
     other_reporters_verified_keys: frozenset[str],
     candidate_texts: Mapping[int, str],
+    memo: ShingleMemo | None = None,
 ) -> Extension | None:
     """Add posts that are new since a stored result (the last `score_reporter` of this reporter and
     event, nothing else changed since) without re-scoring the stored ones, or None when only a full
@@ -747,7 +756,7 @@ def extend_reporter(
 
     ``previous`` is the stored breakdown; ``stored`` holds at least the stored posts that
     `extension_needs` names (more do no harm); ``candidate_texts`` the text of every post that
-    `extension_candidates` names.
+    `extension_candidates` names; ``memo`` the one given to both, if any.
 
     A new post that is neither a copy nor a near-copy of any of the reporter's passing posts (stored
     or new) changes no other post's duplicate verdict (each post is still compared with the same kept
@@ -765,13 +774,13 @@ def extend_reporter(
             )
         if post.post_id in known:
             raise ValueError(f"post {post.post_id} is stored already")
-    found = _candidates(context, stored, new)
+    memo = {} if memo is None else memo
+    found = _candidates(context, stored, new, memo)
     if found is None:
         return None
     size = context.rules.duplicates.shingle_size
     assessed = _assess_own(context, reporter, new, other_reporters_verified_keys)
     passing = [item for item in assessed if not item.reasons]
-    memo: ShingleMemo = {}
     for position, item in enumerate(passing):
         if not item.normalised:
             continue

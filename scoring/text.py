@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -17,6 +18,7 @@ __all__ = [
     "analyse_text",
     "comparable_shingles",
     "jaccard_at_least",
+    "may_reach_jaccard",
     "near_copy_prefix",
     "normalise_tag",
     "prefix_length",
@@ -107,10 +109,11 @@ def comparable_shingles(normalised: str, size: int) -> frozenset[str]:
     return shingles(normalised.translate(_RARE_FIRST), size)
 
 
-def near_copy_prefix(comparable: frozenset[str], threshold: Fraction) -> tuple[str, ...]:
-    """The first ``prefix_length`` of a set's comparable shingles in sorted order: two sets with a
-    Jaccard index >= threshold always share one (see ``prefix_length``)."""
-    return tuple(sorted(comparable)[: prefix_length(len(comparable), threshold)])
+def near_copy_prefix(ordered: Sequence[str], threshold: Fraction) -> tuple[str, ...]:
+    """The first ``prefix_length`` of a set's elements given sorted (``ordered``): two sets with a
+    Jaccard index >= threshold always share one (see ``prefix_length``). Near-copy detection takes the
+    sorted ``comparable_shingles`` of a text."""
+    return tuple(ordered[: prefix_length(len(ordered), threshold)])
 
 
 def prefix_length(size: int, threshold: Fraction) -> int:
@@ -122,6 +125,33 @@ def prefix_length(size: int, threshold: Fraction) -> int:
     """
     # ceil(t·n) in integers: -((-n·p) // q) for t = p/q
     return size + (-size * threshold.numerator) // threshold.denominator + 1
+
+
+def may_reach_jaccard(
+    elements: frozenset[str],
+    ordered: Sequence[str],
+    other_count: int,
+    other_prefix: Sequence[str],
+    threshold: Fraction,
+) -> bool:
+    """Whether a set, given in full (``elements``, and ``ordered``: the same sorted), can have a Jaccard
+    index >= threshold with a set of ``other_count`` elements of which only the smallest
+    ``len(other_prefix)``, in sorted order, are known. False only when it cannot (an exact necessary
+    condition, no false negatives).
+
+    Every common element is either at most the prefix's last element, and then in the prefix (counted
+    exactly), or greater, and then one of the elements of ``ordered`` after it and one of the
+    ``other_count - len(other_prefix)`` unknown ones; and J(A, B) >= p/q needs |A∩B|·(p+q) >= p·(|A|+|B|)
+    (the suffix bound of positional prefix filtering, Xiao et al. 2008).
+    """
+    if not ordered or not other_count or not other_prefix:
+        return bool(ordered) and other_count > 0  # nothing known of the other set: it may
+    common = sum(1 for element in other_prefix if element in elements)
+    after = len(ordered) - bisect_right(ordered, other_prefix[-1])
+    bound = common + min(after, other_count - len(other_prefix))
+    return bound * (threshold.numerator + threshold.denominator) >= threshold.numerator * (
+        len(ordered) + other_count
+    )
 
 
 def jaccard_at_least(

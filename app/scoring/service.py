@@ -734,7 +734,11 @@ def _extend_event(session: Session, event: Event, new_posts: dict[int, set[int]]
         new = posts_between(session, chunk, start, end, only=queued)
         if not new:
             continue
-        needs = {rid: extension_needs(rules=rules, event=spec, new_posts=posts) for rid, posts in new.items()}
+        memos: dict[int, ShingleMemo] = {rid: {} for rid in new}  # each reporter's texts, shingled once
+        needs = {
+            rid: extension_needs(rules=rules, event=spec, new_posts=posts, memo=memos[rid])
+            for rid, posts in new.items()
+        }
         stored = _stored_needed(session, event, needs)
         facts = reporter_facts_by_event(session, [event], list(new)).get(event.id or 0, {})
         entries: dict[int, dict[str, Any]] = {}
@@ -749,7 +753,9 @@ def _extend_event(session: Session, event: Event, new_posts: dict[int, set[int]]
         wanted: dict[int, frozenset[int]] = {}
         for rid, posts in new.items():
             reporter = facts.get(rid)
-            found = extension_candidates(rules=rules, event=spec, stored=stored[rid], new_posts=posts)
+            found = extension_candidates(
+                rules=rules, event=spec, stored=stored[rid], new_posts=posts, memo=memos[rid]
+            )
             if found is None or reporter is None or reporter.registered != (rid in entries):
                 full.add(rid)  # unsigned, deleted, or registration changed without its mark
             else:
@@ -771,6 +777,7 @@ def _extend_event(session: Session, event: Event, new_posts: dict[int, set[int]]
                 new_posts=new[rid],
                 other_reporters_verified_keys=engaged,
                 candidate_texts={post_id: texts[post_id] for post_id in found},
+                memo=memos.pop(rid),
             )
             if extension is None:
                 full.add(rid)

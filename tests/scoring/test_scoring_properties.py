@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 from random import Random
 
 from hypothesis import given, settings
@@ -26,8 +27,8 @@ from scoring import (
     score_event,
     score_reporter,
 )
-from scoring.engine import RankTotals, rank_order
-from scoring.text import jaccard_at_least, shingles
+from scoring.engine import RankTotals, ShingleMemo, rank_order
+from scoring.text import jaccard_at_least, may_reach_jaccard, prefix_length, shingles
 from tests.scoring.scoring_factories import EVENT, RULES, needed, sentence, stored_posts
 
 PROPERTY_SETTINGS = settings(max_examples=120, deadline=None)
@@ -336,6 +337,32 @@ def test_prefix_filtered_duplicates_equal_a_plain_pairwise_scan(texts: list[str]
     assert {verdict.post_id: verdict.duplicate_of for verdict in result.verdicts} == expected
 
 
+@settings(max_examples=500, deadline=None)
+@given(
+    first=st.frozensets(st.text("abcdef", min_size=1, max_size=2), max_size=30),
+    second=st.frozensets(st.text("abcdef", min_size=1, max_size=2), max_size=30),
+    threshold=st.sampled_from([Fraction(1, 2), Fraction(3, 4), Fraction(9, 10), Fraction(1)]),
+    known=st.integers(1, 30),
+)
+def test_the_suffix_bound_never_rules_out_a_near_copy(
+    first: frozenset[str], second: frozenset[str], threshold: Fraction, known: int
+) -> None:
+    """Knowing one set in full and only the first ``known`` elements of the other (sorted), the bound
+    says "may" for every pair that reaches the threshold."""
+    prefix = sorted(second)[:known]
+    if jaccard_at_least(first, second, numerator=threshold.numerator, denominator=threshold.denominator):
+        assert may_reach_jaccard(first, sorted(first), len(second), prefix, threshold)
+
+
+def test_the_suffix_bound_rules_out_sets_that_share_only_an_early_element() -> None:
+    """Two 40-element sets sharing their smallest element and nothing after the other's prefix."""
+    first = frozenset({"a00", *(f"d{n:02}" for n in range(39))})
+    second = frozenset({"a00", *(f"c{n:02}" for n in range(39))})
+    prefix = sorted(second)[: prefix_length(len(second), Fraction(9, 10))]
+    assert not may_reach_jaccard(first, sorted(first), len(second), prefix, Fraction(9, 10))
+    assert may_reach_jaccard(first, sorted(first), len(first), sorted(first)[:5], Fraction(9, 10))
+
+
 @st.composite
 def fresh_posts(draw: st.DrawFn, owner: int) -> PostFacts:
     """A new post of ``owner``: often a text of its own (the extension's case), sometimes one of the
@@ -390,9 +417,10 @@ def test_extending_a_stored_result_with_new_posts_equals_a_full_rescore(
         )
 
     before = score(old)
-    needs = extension_needs(rules=RULES, event=EVENT, new_posts=new)
+    memo: ShingleMemo | None = {} if draw.draw(st.booleans()) else None  # shared by the three calls, or not
+    needs = extension_needs(rules=RULES, event=EVENT, new_posts=new, memo=memo)
     stored = needed(stored_posts(before, old), needs)
-    wanted = extension_candidates(rules=RULES, event=EVENT, stored=stored, new_posts=new)
+    wanted = extension_candidates(rules=RULES, event=EVENT, stored=stored, new_posts=new, memo=memo)
     assert wanted is not None  # every passing post was stored with its signature
     texts = {post.post_id: post.text for post in old if post.post_id in wanted}
     extension = extend_reporter(
@@ -404,6 +432,7 @@ def test_extending_a_stored_result_with_new_posts_equals_a_full_rescore(
         new_posts=new,
         other_reporters_verified_keys=engaged,
         candidate_texts=texts,
+        memo=memo,
     )
     after = score(old + new)
     verdicts = {verdict.post_id: verdict for verdict in after.verdicts}
