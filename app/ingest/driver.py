@@ -65,14 +65,6 @@ CONTENT_COLUMNS = INSERT_COLUMNS[INSERT_COLUMNS.index("url") :]
 KNOWN_COLUMNS = ("id", "global_key", "version", "edited_at", "reporter_id", "created_at")
 
 
-# PostgreSQL's types for the VALUES list of an UPDATE … FROM (VALUES …): without them a parameter
-# that is NULL in every row is read as text. No lengths: a cast to varchar(n) would truncate quietly
-# where the assignment to the column fails, as an UPDATE of the column itself does.
-_CASTS = {"VARCHAR": "VARCHAR", "TEXT": "TEXT", "INTEGER": "INTEGER", "JSON": "JSON", "BOOLEAN": "BOOLEAN"}
-# parameters per statement: PostgreSQL takes at most 65,535
-_MAX_PARAMETERS = 30_000
-
-
 class Statements:
     """The SQL of a page's statements for one dialect, with the converters of their parameters."""
 
@@ -125,51 +117,25 @@ class Statements:
             found = self._updates[names] = Columns(POSTS, (*names, "id"), self.dialect)
         return found
 
-    def values(self, width: int, rows: int, casts: tuple[str, ...] | None = None) -> str:
-        """``(?, …), (?, …)…`` (``($1, …), ($n, …)…`` on PostgreSQL): ``rows`` rows of ``width``
-        parameters, those of the first row cast to ``casts``."""
-        key = ("values", width, rows, casts)
-        found = self._sql.get(key)
-        if found is None:
-            if self.postgresql:
-                marks = [f"${n}" for n in range(1, width * rows + 1)]
-            else:
-                marks = ["?"] * (width * rows)
-            if casts:
-                marks[:width] = [f"{mark}::{cast}" for mark, cast in zip(marks, casts, strict=False)]
-            found = self._sql[key] = ", ".join(
-                "(" + ", ".join(marks[start : start + width]) + ")" for start in range(0, len(marks), width)
-            )
-        return found
+    def marks(self, width: int) -> list[str]:
+        """The placeholders of ``width`` parameters: ``?`` (SQLite), ``$1``… (PostgreSQL)."""
+        return [f"${n}" for n in range(1, width + 1)] if self.postgresql else ["?"] * width
 
-    def update_sql(self, names: tuple[str, ...], rows: int) -> str:
-        """One UPDATE of ``names`` for ``rows`` posts by id: executemany on SQLite, a VALUES list joined
-        on the id on PostgreSQL."""
-        key = ("update", names, rows)
-        found = self._sql.get(key)
+    def row(self, width: int) -> str:
+        """``(?, …)``: the parameters of one row of ``width`` values."""
+        return "(" + ", ".join(self.marks(width)) + ")"
+
+    def update_sql(self, names: tuple[str, ...]) -> str:
+        """The UPDATE of ``names`` of one post by id (its parameters: the values, then the id)."""
+        found = self._sql.get(names)
         if found is None:
-            if self.postgresql:
-                columns = (*names, "id")
-                casts = tuple(_cast(POSTS.c[name].type.compile(dialect=self.dialect)) for name in columns)
-                assignments = ", ".join(f"{name} = v.{name}" for name in names)
-                found = (
-                    f"UPDATE posts SET {assignments} FROM (VALUES {self.values(len(columns), rows, casts)}) "
-                    f"AS v({', '.join(columns)}) WHERE posts.id = v.id"
-                )
-            else:
-                assignments = ", ".join(f"{name} = ?" for name in names)
-                found = f"UPDATE posts SET {assignments} WHERE id = ?"
-            self._sql[key] = found
+            marks = self.marks(len(names) + 1)
+            assignments = ", ".join(f"{name} = {mark}" for name, mark in zip(names, marks, strict=False))
+            found = self._sql[names] = f"UPDATE posts SET {assignments} WHERE id = {marks[-1]}"
         return found
 
 
 SIGHTING_COLUMNS = ("post_id", "source_id", "local_id", "seen_at")
-
-
-def _cast(compiled: str) -> str:
-    """PostgreSQL's cast for a column type, without its length."""
-    base = compiled.partition("(")[0].strip()
-    return _CASTS.get(base, base)
 
 
 @lru_cache(maxsize=16)
@@ -178,19 +144,14 @@ def statements(dialect: Dialect) -> Statements:
     return Statements(dialect)
 
 
-def _batches(rows: list[list[Any]], width: int) -> Iterable[list[list[Any]]]:
-    size = max(1, _MAX_PARAMETERS // width)
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
-
-
 class Page:
     """A page's statements on the session's connection, in its transaction, through the driver.
 
     The session is flushed first if it autoflushes, as SQLAlchemy does before any statement, so that
     pending ORM changes are written before these statements run, in the same order as through Core.
-    SQLite runs in-process, where one ``execute`` per row or an ``executemany`` costs little; to
-    PostgreSQL every statement is a round trip, so rows go as one multi-row statement each.
+    Rows go as one ``executemany`` of a one-row statement: in-process on SQLite; on PostgreSQL
+    psycopg pipelines it (no round trip per row) and prepares the statement once, where a multi-row
+    ``VALUES`` list, whose text changed with the page's size, was parsed and planned anew each time.
     """
 
     def __init__(self, session: Session) -> None:
@@ -201,8 +162,7 @@ class Page:
         if self.sql.postgresql:
             import psycopg  # the PostgreSQL driver, only where it is used
 
-            # $n parameters, sent as written: psycopg's conversion of %s is Python that re-parses
-            # every statement too long for its cache (a page's multi-row INSERT)
+            # $n parameters, sent as written: no conversion of %s placeholders in Python
             driver_connection = cast("psycopg.Connection[Any]", connection.driver_connection)
             self.cursor: Any = psycopg.RawCursor(driver_connection)
         else:
@@ -233,32 +193,32 @@ class Page:
         ids: dict[tuple[str, str], int] = {}
         if not sql.postgresql:
             # one row at a time: a row inserted (rowcount 1) has the connection's last rowid
-            statement = f"{head} {sql.values(width, 1)} {conflict}"
+            statement = f"{head} {sql.row(width)} {conflict}"
             execute = cursor.execute
             for values in params:
                 execute(statement, values)
                 if cursor.rowcount == 1:
                     ids[(values[0], values[1])] = cursor.lastrowid
             return ids
-        for batch in _batches(params, width):
-            cursor.execute(
-                f"{head} {sql.values(width, len(batch))} {conflict} RETURNING id, platform, global_key",
-                [value for values in batch for value in values],
-            )
-            ids.update(((platform, key), post_id) for post_id, platform, key in cursor.fetchall())
+        # one result (a row, or none for a conflict) per post, read one after the other
+        cursor.executemany(
+            f"{head} {sql.row(width)} {conflict} RETURNING id, platform, global_key",
+            params,
+            returning=True,
+        )
+        while True:
+            row = cursor.fetchone()
+            if row is not None:
+                ids[(row[1], row[2])] = row[0]
+            if not cursor.nextset():
+                break
         return ids
 
     def update_posts(self, names: tuple[str, ...], rows: list[list[Any]]) -> None:
         """Set ``names`` of posts by id (each row: the values of ``names``, then the id)."""
         columns = self.sql.update_columns(names)
         params = [columns.params(values) for values in rows]
-        if not self.sql.postgresql:
-            self.cursor.executemany(self.sql.update_sql(names, 1), params)
-            return
-        for batch in _batches(params, len(names) + 1):
-            self.cursor.execute(
-                self.sql.update_sql(names, len(batch)), [value for values in batch for value in values]
-            )
+        self.cursor.executemany(self.sql.update_sql(names), params)
 
     def insert_sightings(self, rows: list[list[Any]]) -> None:
         """Record sightings (``SIGHTING_COLUMNS``) not recorded yet."""
@@ -267,11 +227,4 @@ class Page:
         head = f"INSERT INTO post_sightings ({', '.join(SIGHTING_COLUMNS)}) VALUES"
         conflict = "ON CONFLICT (post_id, source_id) DO NOTHING"
         width = len(SIGHTING_COLUMNS)
-        if not sql.postgresql:
-            self.cursor.executemany(f"{head} {sql.values(width, 1)} {conflict}", params)
-            return
-        for batch in _batches(params, width):
-            self.cursor.execute(
-                f"{head} {sql.values(width, len(batch))} {conflict}",
-                [value for values in batch for value in values],
-            )
+        self.cursor.executemany(f"{head} {sql.row(width)} {conflict}", params)
