@@ -1,6 +1,10 @@
 """Ingest: raw API pages -> ``map_item`` -> ``upsert_posts`` (one transaction per page, as a collection
 run writes them) vs a bare ``executemany`` INSERT of the same rows, page by page, on the same database.
 
+The same rows are the rows ingest stores: an untimed ingest run on a copy of the template, read back
+(every inserted column, the linked account and reporter included) and grouped by the page that first
+carried each post.
+
 The pages are fetched once, untimed, from the simulator over loopback by each platform's collector
 (Mastodon on three federating servers, Bluesky, blog feeds, X), and kept as the raw items the
 collectors map. Every timed run starts from a fresh copy of one template database that holds the
@@ -15,12 +19,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlmodel import Session
 
 from app.core.db import table, writing
+from app.ingest.driver import INSERT_COLUMNS
 from app.ingest.models import Post, Source
-from app.ingest.repository import _content, next_recheck, upsert_posts
+from app.ingest.repository import upsert_posts
 from app.reporters.models import Account, Reporter
 from bench.common import BenchDatabase, copies_of, median, timed
 from collectors.base import CollectedPost, Platform, SourceConfig
@@ -132,30 +137,6 @@ def prepare_template(
     return source_ids
 
 
-def _insert_row(post: CollectedPost, source_id: int, now: datetime) -> dict[str, Any]:
-    stage, due = next_recheck(post.created_at, now)
-    return {
-        "platform": post.platform.value,
-        "global_key": post.global_key,
-        "local_id": post.local_id,
-        "source_id": source_id,
-        "author_key": post.author_key,
-        "account_id": None,
-        "reporter_id": None,
-        "created_at": post.created_at,
-        "first_seen_at": now,
-        "last_seen_at": now,
-        "likes": post.likes,
-        "reposts": post.reposts,
-        "replies": post.replies,
-        "recheck_stage": stage,
-        "next_recheck_at": due,
-        "missing_count": 0,
-        "excluded": False,
-        **_content(post),
-    }
-
-
 def _mappers() -> dict[Platform, Callable[[dict[str, Any]], CollectedPost]]:
     return {platform: collector_for(platform).map_item for platform in Platform}
 
@@ -184,21 +165,23 @@ def ingest_run(
     return seconds, len(stored)
 
 
-def bare_rows(pages: list[RawPage], source_ids: dict[str, int]) -> list[list[dict[str, Any]]]:
-    """The same posts as rows, first sighting of each key only, grouped by page."""
+def bare_rows(database: BenchDatabase, pages: list[RawPage]) -> list[list[dict[str, Any]]]:
+    """The rows an ingest run stored in ``database`` (every inserted column, as stored), grouped by the
+    page that first carried each post."""
+    engine = database.engine()
+    with engine.connect() as conn:
+        result = conn.execute(select(*(POSTS.c[name] for name in INSERT_COLUMNS)))
+        stored = {(row.platform, row.global_key): dict(row._mapping) for row in result}
+    engine.dispose()
     mappers = _mappers()
-    seen: set[tuple[str, str]] = set()
-    now = datetime.now(UTC)
     grouped = []
     for page in pages:
         rows = []
         for item in page.items:
             post = mappers[page.platform](item)
-            key = (post.platform.value, post.global_key)
-            if key in seen:
-                continue
-            seen.add(key)
-            rows.append(_insert_row(post, source_ids[page.source_url], now))
+            row = stored.pop((post.platform.value, post.global_key), None)
+            if row is not None:
+                rows.append(row)
         if rows:
             grouped.append(rows)
     return grouped
@@ -222,10 +205,12 @@ def run(template: BenchDatabase, size: IngestSize, *, repeats: int) -> dict[str,
     """Median posts/s of both paths on copies of ``template`` (a fresh, migrated database)."""
     pages, accounts = fetch_pages(size)
     source_ids = prepare_template(template, pages, accounts)
-    grouped = bare_rows(pages, source_ids)
     ingest_rates, bare_rates = [], []
     posts = 0
     with copies_of(template) as copy:
+        first = copy()
+        ingest_run(first, pages, source_ids)  # untimed: the rows the bare insert stores
+        grouped = bare_rows(first, pages)
         for _ in range(repeats):
             seconds, posts = ingest_run(copy(), pages, source_ids)
             ingest_rates.append(posts / seconds)

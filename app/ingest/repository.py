@@ -15,7 +15,7 @@ from app.core.db import table, writing
 from app.ingest import driver
 from app.ingest.models import Post, PostEngagement, Source
 from app.reporters.models import Account, VerificationState
-from app.scoring.dirty import mark_new_posts, mark_posts_dirty
+from app.scoring.dirty import event_windows, mark_new_posts, mark_posts_dirty
 from collectors.base import CollectedPost, Engagement
 
 POSTS = table(Post)
@@ -188,8 +188,10 @@ def upsert_posts(
     if source_id is not None:
         _record_sightings(page, source_id=source_id, items=items, ids=ids, now=now)
     outcome.new_posts = [(rid, at, ids[key]) for rid, at, key in plan.new_marks if key in ids]
-    mark_posts_dirty(session, outcome.touched_posts)
-    mark_new_posts(session, outcome.new_posts)  # a pair marked above too stays a full re-score
+    if outcome.touched_posts or outcome.new_posts:  # the events' windows, read once for both
+        windows = event_windows(session)
+        mark_posts_dirty(session, outcome.touched_posts, windows)
+        mark_new_posts(session, outcome.new_posts, windows)  # a pair marked above too stays a full re-score
     # --- identity hook: verification codes in collected posts (owned by app/reporters/identity.py) ---
     from app.reporters.identity import detect_verification_codes  # late: identity imports this module
 

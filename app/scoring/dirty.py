@@ -90,13 +90,25 @@ def mark_dirty(session: Session, reporter_ids: Iterable[int | None]) -> None:
     _queue(session, ((rid, EVERY_EVENT) for rid in {*ids, *engaged}))
 
 
-def mark_posts_dirty(session: Session, posts: Iterable[tuple[int | None, datetime]]) -> None:
+Windows = list[Any]  # (event id, window start, window end) of every event, as ``event_windows`` reads them
+
+
+def event_windows(session: Session) -> Windows:
+    """Every event's coverage window, for callers that mark several lists of posts at once."""
+    return list(session.execute(select(EVENTS.c.id, EVENTS.c.window_start_at, EVENTS.c.window_end_at)))
+
+
+def mark_posts_dirty(
+    session: Session, posts: Iterable[tuple[int | None, datetime]], windows: Windows | None = None
+) -> None:
     """Mark (reporter, post instant) pairs: each reporter for the events whose candidate window holds
-    one of their changed posts (idempotent)."""
-    _queue(session, _pairs(session, posts))
+    one of their changed posts (idempotent). ``windows``: ``event_windows``, when already read."""
+    _queue(session, _pairs(session, posts, windows))
 
 
-def mark_new_posts(session: Session, posts: Iterable[tuple[int | None, datetime, int]]) -> None:
+def mark_new_posts(
+    session: Session, posts: Iterable[tuple[int | None, datetime, int]], windows: Windows | None = None
+) -> None:
     """Mark (reporter, post instant, post id) of posts just inserted, and nothing else of their
     reporters' changed: each (reporter, event) pair is queued "only new", with the posts themselves
     (``score_new_posts``), so that the scorer extends the stored result with them. A pair also marked
@@ -104,7 +116,7 @@ def mark_new_posts(session: Session, posts: Iterable[tuple[int | None, datetime,
     inserted = [(rid, at, post_id) for rid, at, post_id in posts if rid is not None]
     if not inserted:
         return
-    windows = _windows(session)
+    windows = event_windows(session) if windows is None else windows
     rows = sorted(
         {
             (rid, int(event_id), post_id)
@@ -121,16 +133,14 @@ def mark_new_posts(session: Session, posts: Iterable[tuple[int | None, datetime,
     _queue(session, ((rid, eid) for rid, eid, _ in rows), only_new=True)
 
 
-def _windows(session: Session) -> list[Any]:
-    return list(session.execute(select(EVENTS.c.id, EVENTS.c.window_start_at, EVENTS.c.window_end_at)))
-
-
-def _pairs(session: Session, posts: Iterable[tuple[int | None, datetime]]) -> list[tuple[int, int]]:
+def _pairs(
+    session: Session, posts: Iterable[tuple[int | None, datetime]], windows: Windows | None = None
+) -> list[tuple[int, int]]:
     """(reporter, event) for each event whose candidate window holds one of these posts' instants."""
     changed = [(rid, at) for rid, at in posts if rid is not None]
     if not changed:
         return []
-    windows = _windows(session)
+    windows = event_windows(session) if windows is None else windows
     return [
         (rid, int(event_id))
         for rid, at in changed

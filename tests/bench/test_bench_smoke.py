@@ -13,11 +13,12 @@ from sqlmodel import Session
 
 from app.core.db import make_engine, table
 from app.events.models import Event, Registration
+from app.ingest.driver import INSERT_COLUMNS
 from app.ingest.models import Post
 from app.reporters.models import Account
 from app.scoring.models import LeaderboardEntry
 from bench import api, collection, ingest, rescore, run
-from bench.common import BenchDatabase, bench_database
+from bench.common import BenchDatabase, bench_database, copies_of
 from bench.generate import FLAGSHIP_SLUG, SCALES, STANDING_POSTS, generate
 
 with warnings.catch_warnings():
@@ -136,6 +137,33 @@ def test_the_ingest_benchmark_stores_every_distinct_post_on_both_paths(tmp_path)
     assert figures["raw_items"] >= figures["posts"]
     assert figures["ingest_posts_per_s"] > 0
     assert figures["bare_posts_per_s"] > 0
+
+
+def _stored_posts(database: BenchDatabase) -> list[tuple[object, ...]]:
+    engine = database.engine()
+    posts = table(Post)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(*(posts.c[name] for name in INSERT_COLUMNS)).order_by(posts.c.platform, posts.c.global_key)
+        ).all()
+    engine.dispose()
+    return [tuple(row) for row in rows]
+
+
+def test_the_bare_insert_stores_exactly_the_rows_ingest_stores(tmp_path) -> None:
+    pages, accounts = ingest.fetch_pages(ingest.SIZES["tiny"])
+    with bench_database("sqlite", tmp_path) as template, copies_of(template) as copy:
+        source_ids = ingest.prepare_template(template, pages, accounts)
+        ingested = copy()
+        ingest.ingest_run(ingested, pages, source_ids)
+        grouped = ingest.bare_rows(ingested, pages)
+        bare = copy()
+        seconds, count = ingest.bare_run(bare, grouped)
+        stored = _stored_posts(ingested)
+        assert _stored_posts(bare) == stored
+    assert count == len(stored) > 0
+    reporter = INSERT_COLUMNS.index("reporter_id")
+    assert any(row[reporter] is not None for row in stored)  # the links are part of the same rows
 
 
 def test_the_collection_benchmark_counts_requests_and_enforced_429s() -> None:
