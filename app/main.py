@@ -121,6 +121,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
 
     # add_middleware puts each new one outside the previous: the last added runs first.
+    app.add_middleware(scoring_routes.EarlyBoardPages, prefix=API_PREFIX)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)

@@ -36,6 +36,12 @@ HTTP_LATENCY = Histogram(
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
     registry=REGISTRY,
 )
+BOARD_PAGES_EARLY = Counter(
+    "leaderboard_pages_answered_early",
+    "Anonymous leaderboard pages answered from the board cache before routing "
+    "(app.scoring.routes.EarlyBoardPages).",
+    registry=REGISTRY,
+)
 
 # --- Collection (filled by app.ingest / the scheduler) ------------------------------------------
 COLLECTOR_RUNS = Counter(

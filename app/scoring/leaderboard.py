@@ -288,6 +288,18 @@ class BoardCache:
         # shielded: a caller that goes away does not cancel the query the others wait for
         return await asyncio.shield(pending)
 
+    def fresh(self, key: BoardKey) -> bytes | None:
+        """The cached body of ``key`` while it is young enough to need no refresh yet, else None (the
+        caller then goes through ``page``, which refreshes it): a look-up that never computes."""
+        cached = self._pages.get(key)
+        if cached is None:
+            return None
+        started, body = cached
+        if self._clock() - started >= min(self.refresh_after_s, self.max_age_s):
+            return None
+        self._pages.move_to_end(key)
+        return body
+
     def _start(
         self, key: BoardKey, compute: Callable[[], Awaitable[bytes | None]]
     ) -> asyncio.Future[bytes | None]:

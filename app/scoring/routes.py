@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -13,8 +14,10 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.audit import service as audit
+from app.core import metrics
 from app.core.api import MAX_OFFSET, IdPath, ListResponse, Page
 from app.core.deps import (
     CurrentReporter,
@@ -92,6 +95,7 @@ def _json(body: dict[str, Any]) -> Response:
 
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")]
 Limit = Annotated[int, Query(ge=1, le=200, description="Items to return (1–200).")]
+BOARD_LIMIT = 50  # the leaderboard's page size when the caller names none
 PlatformFilter = Annotated[Platform | None, Query(description="Rank by posts on this platform only.")]
 
 
@@ -104,7 +108,7 @@ async def event_leaderboard(
     request: Request,
     slug: Slug,
     offset: Offset = 0,
-    limit: Limit = 50,
+    limit: Limit = BOARD_LIMIT,
     platform: PlatformFilter = None,
 ) -> Response:
     """An event's leaderboard, best first (anonymous reporters without their name).
@@ -125,6 +129,7 @@ async def event_leaderboard(
         body = await _board_cache(request).page((slug, offset, limit), compute)
         if body is None:
             raise NotFound("event", slug)
+        request.app.state.board_route = request.scope.get("route")  # for EarlyBoardPages' metrics
         return Response(content=body, media_type="application/json")
     return await run_in_threadpool(_board_for_caller, request, slug, offset, limit, platform)
 
@@ -141,6 +146,66 @@ def _board_cache(request: Request) -> boards.BoardCache:
     if cache is None:
         cache = state.board_cache = boards.BoardCache()
     return cache
+
+
+class EarlyBoardPages:
+    """ASGI middleware: an anonymous GET of an event's leaderboard whose page the board cache holds,
+    young enough to need no refresh, is answered before routing, with the bytes and headers
+    ``event_leaderboard`` sends for it.
+
+    On a hot board the cache already spares each request its query; what a request still cost was
+    FastAPI itself, routing it through the included routers and validating its four parameters (about
+    three quarters of it, bench/findings.md). Only a request with no ``Authorization`` header and no
+    cookie at all, and no query but ``offset`` and ``limit`` in plain digits, each at most once, is
+    looked up here; anything else, a page not cached, or one due for refresh goes on to the route,
+    which validates the request and fills the cache. So a page is only answered here for parameters
+    the route validated before, and never older than the cache serves it (``BoardCache.fresh``). The
+    innermost middleware: request id, security headers and metrics (under the route's own template)
+    apply as to any request.
+    """
+
+    def __init__(self, app: ASGIApp, prefix: str) -> None:
+        self.app = app
+        self.path = re.compile(rf"{re.escape(prefix)}/events/([^/]+)/leaderboard")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        found = self._cached(scope) if scope["type"] == "http" and scope["method"] == "GET" else None
+        if found is None:
+            await self.app(scope, receive, send)
+            return
+        route, body = found
+        scope["route"] = route
+        metrics.BOARD_PAGES_EARLY.inc()
+        headers = [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    def _cached(self, scope: Scope) -> tuple[Any, bytes] | None:
+        match = self.path.fullmatch(scope["path"])
+        if match is None or any(name in (b"authorization", b"cookie") for name, _ in scope["headers"]):
+            return None
+        key = _board_key(match.group(1).lower(), scope["query_string"])
+        state = scope["app"].state
+        cache: boards.BoardCache | None = getattr(state, "board_cache", None)
+        route = getattr(state, "board_route", None)
+        if key is None or cache is None or route is None:
+            return None
+        body = cache.fresh(key)
+        return None if body is None else (route, body)
+
+
+def _board_key(slug: str, query: bytes) -> boards.BoardKey | None:
+    """(slug, offset, limit) of a query of nothing but ``offset`` and ``limit`` in plain digits, each at
+    most once; None for any other query (the route answers it)."""
+    given: dict[bytes, int] = {}
+    for part in query.split(b"&") if query else ():
+        name, equals, value = part.partition(b"=")
+        if not equals or name not in (b"offset", b"limit") or name in given:
+            return None
+        if not value.isdigit() or len(value) > 9:
+            return None
+        given[name] = int(value)
+    return (slug, given.get(b"offset", 0), given.get(b"limit", BOARD_LIMIT))
 
 
 def _board_body(found: standing.BoardPage) -> bytes:

@@ -10,9 +10,11 @@ from fastapi import FastAPI
 from sqlalchemy import update
 from sqlmodel import Session
 
+from app.core import metrics
 from app.core.db import table
 from app.scoring.leaderboard import BoardCache
 from app.scoring.models import LeaderboardEntry
+from app.scoring.routes import BOARD_LIMIT, _board_key
 from tests.standing.standing_seed import Seeded, check_problem
 
 BOARD = "/api/v1/events/wcc2025/leaderboard"
@@ -202,3 +204,126 @@ def test_bad_credentials_are_refused_not_served_from_the_cache(api_client: Any, 
     check_problem(api_client.get(BOARD, headers={"Authorization": "Basic abc"}), 401)
     check_problem(api_client.get(BOARD, params={"limit": 0}), 422)
     check_problem(api_client.get(BOARD, params={"offset": -1}), 422)
+
+
+def test_a_page_is_fresh_only_until_it_is_due_for_refresh() -> None:
+    clock = FakeClock()
+    cache = BoardCache(max_age_s=1.0, clock=clock)  # refreshed from half a second on
+
+    async def compute() -> bytes:
+        return b"page"
+
+    asyncio.run(cache.page(("wcc", 0, 50), compute))
+    assert cache.fresh(("wcc", 0, 50)) == b"page"
+    assert cache.fresh(("wcc", 0, 10)) is None  # never computed here
+    clock.now += 0.499
+    assert cache.fresh(("wcc", 0, 50)) == b"page"
+    clock.now += 0.001
+    assert cache.fresh(("wcc", 0, 50)) is None  # due for refresh: the route refreshes it
+
+
+# --- answered before routing (EarlyBoardPages) ---------------------------------------------------
+
+
+def _early() -> float:
+    return metrics.BOARD_PAGES_EARLY._value.get()
+
+
+def _answer(response: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Status, headers (but the request id, which differs every time) and body."""
+    headers = [(k, v) for k, v in response.headers.items() if k != "x-request-id"]
+    return response.status_code, headers, response.content
+
+
+def test_a_cached_page_is_answered_before_routing_with_the_routes_own_bytes(
+    api_app: FastAPI, api_client: Any, seeded: Seeded
+) -> None:
+    _cached_app(api_app)
+    before = _early()
+    routed = api_client.get(BOARD)  # the route fills the cache
+    assert _early() == before
+    early = api_client.get(BOARD)
+    assert _early() == before + 1
+    assert _answer(early) == _answer(routed)
+    assert early.headers["x-request-id"] != routed.headers["x-request-id"]
+    # the same page named by its parameters
+    assert _answer(api_client.get(BOARD, params={"offset": 0, "limit": 50})) == _answer(routed)
+    assert _early() == before + 2
+
+
+def test_an_early_answer_is_counted_under_the_routes_template(
+    api_app: FastAPI, api_client: Any, seeded: Seeded
+) -> None:
+    _cached_app(api_app)
+    api_client.get(BOARD)
+    labels = {"method": "GET", "route": "/api/v1/events/{slug}/leaderboard", "status": "200"}
+    counted = metrics.HTTP_REQUESTS.labels(**labels)._value.get()
+    before = _early()
+    api_client.get(BOARD)
+    assert _early() == before + 1
+    assert metrics.HTTP_REQUESTS.labels(**labels)._value.get() == counted + 1
+
+
+@pytest.mark.parametrize(
+    ("params", "headers", "status"),
+    [
+        ("?platform=mastodon", {}, 200),
+        ("?limit=0", {}, 422),
+        ("?offset=-1", {}, 422),
+        ("?limit=%2B5", {}, 200),  # "+5": the route reads it, not the early look-up
+        ("?limit=50&limit=50", {}, 200),
+        ("?limit=", {}, 422),
+        ("?lang=en", {}, 200),
+        ("?limit=" + "9" * 12, {}, 422),
+        ("", {"Authorization": "Bearer bie_nope"}, 401),
+        ("", {"Cookie": "theme=dark"}, 200),
+    ],
+)
+def test_anything_but_a_plain_anonymous_request_goes_on_to_the_route(
+    api_app: FastAPI, api_client: Any, seeded: Seeded, params: str, headers: dict[str, str], status: int
+) -> None:
+    _cached_app(api_app)
+    api_client.get(BOARD)
+    api_client.get(BOARD + "?limit=5")  # the page "+5" would name, cached
+    before = _early()
+    response = api_client.get(BOARD + params, headers=headers)
+    assert response.status_code == status, response.text
+    assert _early() == before
+
+
+def test_an_early_answer_is_never_older_than_the_cache_serves(
+    api_app: FastAPI, api_client: Any, seeded: Seeded, db: Session
+) -> None:
+    clock = _cached_app(api_app)
+    first = api_client.get(BOARD).json()
+    _move_ana_to_the_top(db, seeded)
+    before = _early()
+    assert api_client.get(BOARD).json() == first  # young: answered early
+    assert _early() == before + 1
+    clock.now += 1.0
+    moved = api_client.get(BOARD).json()  # too old: the route makes the page again
+    assert moved != first
+    assert _early() == before + 1
+    assert api_client.get(BOARD).json() == moved
+    assert _early() == before + 2
+
+
+@pytest.mark.parametrize(
+    ("query", "key"),
+    [
+        (b"", ("wcc", 0, BOARD_LIMIT)),
+        (b"offset=100", ("wcc", 100, BOARD_LIMIT)),
+        (b"limit=10&offset=20", ("wcc", 20, 10)),
+        (b"offset=007", ("wcc", 7, BOARD_LIMIT)),
+        (b"offset=1&offset=2", None),
+        (b"offset=-1", None),
+        (b"offset=1.0", None),
+        (b"offset", None),
+        (b"offset=1&", None),
+        (b"platform=x", None),
+        (b"limit=1234567890", None),
+        (b"limit=\xd9\xa3", None),  # a non-ASCII digit
+    ],
+)
+def test_the_early_look_up_reads_only_plain_offset_and_limit(query: bytes, key: Any) -> None:
+    assert _board_key("wcc", query) == key
