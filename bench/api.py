@@ -41,6 +41,7 @@ from bench.common import ROOT, median
 
 CONNECTIONS = 50
 CONSTANT_PATH = "/bench/constant"
+THREAD_PROBE_PATH = "/bench/thread-probe"
 CONSTANT_BODY = b'{"data":[],"count":0}'
 
 
@@ -54,6 +55,11 @@ def build_app(database_url: str) -> Any:
     # pay a worker-thread hop and make the reference slower than a well-written endpoint)
     @app.get(CONSTANT_PATH, include_in_schema=False)
     async def constant() -> Response:
+        return Response(content=CONSTANT_BODY, media_type="application/json")
+
+    # a plain ``def``: answered in the worker-thread pool, after the requests queued there before it
+    @app.get(THREAD_PROBE_PATH, include_in_schema=False)
+    def thread_probe() -> Response:
         return Response(content=CONSTANT_BODY, media_type="application/json")
 
     return app
@@ -217,10 +223,14 @@ def load(
 
 def _drain(base: str, *, within_s: float = 60.0) -> None:
     """Wait until the server has worked off the requests a load run left queued (sync handlers
-    cannot be cancelled when wrk hangs up), so that one run's backlog does not slow the next."""
+    cannot be cancelled when wrk hangs up), so that one run's backlog does not slow the next: until
+    both the event loop (the constant endpoint) and the worker threads (a probe that queues in the
+    thread pool behind whatever still waits there) answer at once. The event loop alone may answer
+    while the threads are still busy with a standing run's backlog."""
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
         start = time.perf_counter()
+        httpx.get(base + THREAD_PROBE_PATH, timeout=within_s)
         httpx.get(base + CONSTANT_PATH, timeout=within_s)
         if time.perf_counter() - start < 0.05:
             return

@@ -97,13 +97,16 @@ def test_the_api_benchmark_app_serves_the_measured_endpoints(generated_url: str)
     try:
         with TestClient(app) as client:
             assert client.get(api.CONSTANT_PATH).content == api.CONSTANT_BODY
+            assert client.get(api.THREAD_PROBE_PATH).content == api.CONSTANT_BODY
             board = client.get(f"/api/v1/events/{FLAGSHIP_SLUG}/leaderboard")
             assert board.status_code == 200
             assert board.json()["count"] == TINY.reporters
             auth = {"Authorization": f"Bearer {token}"}
             standing = client.get(f"/api/v1/me/standing/{FLAGSHIP_SLUG}", headers=auth)
             assert standing.status_code == 200, standing.text
-            assert api.CONSTANT_PATH not in client.get("/openapi.json").text
+            schema = client.get("/openapi.json").text
+            assert api.CONSTANT_PATH not in schema
+            assert api.THREAD_PROBE_PATH not in schema
     finally:
         app.state.engine.dispose()
 
