@@ -92,12 +92,15 @@ def wait_until(predicate: Callable[[], bool], proc: subprocess.Popen[bytes], wha
         time.sleep(0.01)
 
 
-# Where each kill lands, in a seeded order. The clock of the random kills starts at the child's first
-# request (Python's start-up takes a varying 1–4 s on a busy machine; a kill during it only proves what
-# "start-up" proves). Each type hits a different step of ``collect_source``: before any lease or
-# request, during a page fetch with the lease held, just after a page's transaction committed (the
-# next page or the run's bookkeeping), and anywhere later in the pass.
-KILL_POINTS = ("after a commit", "start-up", "first request", *["random"] * 5)
+# Where each kill lands, in a seeded order. Each type hits a different step of ``collect_source``:
+# before any lease or request, during a page fetch with the lease held, just after a page's transaction
+# committed (the next page or the run's bookkeeping), and later in the pass. A later kill is counted
+# in requests, not seconds (Python's start-up takes a varying 1–4 s on a busy machine, and on a fast
+# one a pass with little left to collect ended within the seconds drawn): a seeded number of requests
+# past the first, fewer than any pass makes, so it always lands inside the pass.
+KILL_POINTS = ("after a commit", "start-up", "first request", *["within the pass"] * 5)
+# requests a pass makes when there is nothing new (every source asked once): 9 in this world
+FEWEST_PASS_REQUESTS = 9
 
 
 def test_sigkill_at_seeded_points_then_restart_gives_exactly_the_ground_truth(
@@ -138,8 +141,13 @@ def test_sigkill_at_seeded_points_then_restart_gives_exactly_the_ground_truth(
                 wait_until(served_more, proc, "a first request")
                 if point == "after a commit":
                     wait_until(stored_more, proc, "a committed page")
-                elif point == "random":
-                    time.sleep(rng.uniform(0.0, 2.0))
+                elif point == "within the pass":
+                    further = rng.randint(1, FEWEST_PASS_REQUESTS - 3)
+
+                    def served_further(before: int = requests_before + 1 + further) -> bool:
+                        return requests_served(scenario) >= before
+
+                    wait_until(served_further, proc, f"{further} more requests")
             interrupted += proc.poll() is None
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=30)
