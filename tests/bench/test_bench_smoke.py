@@ -161,7 +161,7 @@ def test_the_bare_insert_stores_exactly_the_rows_ingest_stores(tmp_path) -> None
         ingest.ingest_run(ingested, pages, source_ids)
         grouped = ingest.bare_rows(ingested, pages)
         bare = copy()
-        seconds, count = ingest.bare_run(bare, grouped)
+        _, count = ingest.bare_run(bare, grouped)
         stored = _stored_posts(ingested)
         assert _stored_posts(bare) == stored
     assert count == len(stored) > 0
