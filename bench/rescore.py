@@ -1,6 +1,9 @@
 """Scoring: a full re-score of every event vs one plain SELECT of the scoring columns of all posts, and
 an incremental update (1,000 new posts: mark dirty + ``rescore_dirty``) vs the full re-score.
 
+Also the floor under any scoring code: a bare ``executemany`` of exactly the verdict rows a cold re-score
+stores, into a never-scored copy (with the SELECT, what a cold re-score costs before a rule runs).
+
 Each measurement runs in its own subprocess (``python -m bench.rescore TASK --database URL``) so that
 its peak memory (VmHWM) is its own; the time is measured inside, after imports.
 """
@@ -11,6 +14,7 @@ import argparse
 import time
 from typing import Any
 
+from psycopg.types.json import Json
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -18,7 +22,7 @@ from app.core.db import make_engine, table
 from app.events.models import Event
 from app.ingest.models import Post
 from app.scoring.dirty import mark_new_posts
-from app.scoring.service import rescore_dirty, rescore_events
+from app.scoring.service import VERDICT_COLUMNS, rescore_dirty, rescore_events
 from bench.common import BenchDatabase, copies_of, emit, median, peak_rss_kib, run_worker
 from bench.generate import new_posts
 
@@ -74,6 +78,42 @@ def full_rescore(url: str) -> dict[str, Any]:
     return {"seconds": seconds, "events": len(events), "peak_rss_kib": peak_rss_kib()}
 
 
+def verdict_insert(url: str, *, rows_from: str) -> dict[str, Any]:
+    """Read (untimed) every verdict row a scored database stores, as its driver returns them, then time
+    one bare DB-API ``executemany`` INSERT of them into ``url`` (never scored), in one transaction: no
+    SQLAlchemy, no conversion but wrapping PostgreSQL's JSON column."""
+    columns = ", ".join(VERDICT_COLUMNS)
+    source = make_engine(rows_from)
+    connection = source.raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute(f"SELECT {columns} FROM post_verdicts ORDER BY reporter_id, event_id, post_id")
+        rows: list[Any] = list(cursor.fetchall())
+    finally:
+        connection.close()
+        source.dispose()
+    postgres = url.startswith("postgresql")
+    if postgres:
+        reasons = VERDICT_COLUMNS.index("reasons")
+        rows = [(*row[:reasons], Json(row[reasons]), *row[reasons + 1 :]) for row in rows]
+    marker = "%s" if postgres else "?"
+    statement = f"INSERT INTO post_verdicts ({columns}) VALUES ({', '.join([marker] * len(VERDICT_COLUMNS))})"
+    target = make_engine(url)
+    connection = target.raw_connection()
+    try:
+        cursor = connection.cursor()
+        start = time.perf_counter()
+        if not postgres:
+            cursor.execute("BEGIN")  # the engine's SQLite connections leave transactions to the caller
+        cursor.executemany(statement, rows)
+        connection.commit()
+        seconds = time.perf_counter() - start
+    finally:
+        connection.close()
+        target.dispose()
+    return {"seconds": seconds, "rows": len(rows)}
+
+
 def incremental(url: str, *, reporters: int, seed: int) -> dict[str, Any]:
     """Store 1,000 new posts (untimed), then time ``mark_new_posts`` (what ingest does with each page)
     + ``rescore_dirty``."""
@@ -107,11 +147,18 @@ def run(database: BenchDatabase, *, reporters: int, repeats: int) -> dict[str, A
     """
     url = database.url
     selects = [run_worker("bench.rescore", "select", "--database", url) for _ in range(repeats)]
-    colds = []
+    colds, floors = [], []
     with copies_of(database) as copy:
         for _ in range(repeats):
             fresh = copy()
             colds.append(run_worker("bench.rescore", "full", "--database", fresh.url))
+            empty = copy()
+            floors.append(
+                run_worker(
+                    "bench.rescore", "verdict-insert", "--database", empty.url, "--rows-from", fresh.url
+                )
+            )
+            empty.drop()
             fresh.drop()
     run_worker("bench.rescore", "full", "--database", url)  # scores the database: later runs are warm
     warms = [run_worker("bench.rescore", "full", "--database", url) for _ in range(repeats)]
@@ -127,6 +174,8 @@ def run(database: BenchDatabase, *, reporters: int, repeats: int) -> dict[str, A
         "select_rss_kib": median([r["peak_rss_kib"] for r in selects]),
         "full_s": median([r["seconds"] for r in colds]),
         "full_rss_kib": median([r["peak_rss_kib"] for r in colds]),
+        "verdict_insert_s": median([r["seconds"] for r in floors]),
+        "verdict_rows": floors[0]["rows"],
         "warm_full_s": median([r["seconds"] for r in warms]),
         "warm_full_rss_kib": median([r["peak_rss_kib"] for r in warms]),
         "incremental_s": median([r["seconds"] for r in incrementals]),
@@ -140,8 +189,11 @@ def run(database: BenchDatabase, *, reporters: int, repeats: int) -> dict[str, A
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.rescore", description=__doc__)
-    parser.add_argument("task", choices=("select", "full", "incremental"))
+    parser.add_argument("task", choices=("select", "full", "verdict-insert", "incremental"))
     parser.add_argument("--database", required=True)
+    parser.add_argument(
+        "--rows-from", help="verdict-insert: the scored database whose verdict rows it inserts"
+    )
     parser.add_argument("--reporters", type=int, default=0)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -149,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         emit(select_all(args.database))
     elif args.task == "full":
         emit(full_rescore(args.database))
+    elif args.task == "verdict-insert":
+        emit(verdict_insert(args.database, rows_from=args.rows_from))
     else:
         emit(incremental(args.database, reporters=args.reporters, seed=args.seed))
     return 0

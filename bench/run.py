@@ -81,6 +81,20 @@ def scoring_rows(kind: str, figures: dict[str, Any]) -> list[Row]:
             full_ratio <= 3,
         ),
     ]
+    if "verdict_insert_s" in figures:  # measured from round 7 (2026-11-22) on
+        floor = figures["select_s"] + figures["verdict_insert_s"]
+        rows.append(
+            Row(
+                "floor under any scoring code: the SELECT + a bare DB-API executemany of the "
+                f"{figures['verdict_rows']} verdict rows a cold re-score stores",
+                kind,
+                f"{floor:.2f} s (insert {figures['verdict_insert_s']:.2f} s)",
+                f"plain SELECT of the scoring columns {figures['select_s']:.2f} s",
+                f"{floor / figures['select_s']:.1f}×",
+                "reported (what the 3× must also hold)",
+                None,
+            )
+        )
     if "warm_full_s" in figures:  # runs before 2026-11-21 measured only one kind of full re-score
         warm_ratio = figures["warm_full_s"] / figures["select_s"]
         rows.append(

@@ -396,7 +396,7 @@ def _digest(result: ReporterResult) -> str:
     )
 
 
-_VERDICT_COLUMNS = (
+VERDICT_COLUMNS = (
     "event_id",
     "rules_version",
     "post_id",
@@ -414,7 +414,7 @@ _VERDICT_COLUMNS = (
 
 
 def _verdict_row(event: Event, v: EnginePostVerdict, now: datetime) -> tuple[Any, ...]:
-    """One verdict's values in ``_VERDICT_COLUMNS`` order."""
+    """One verdict's values in ``VERDICT_COLUMNS`` order."""
     return (
         event.id,
         event.rules_version,
@@ -455,7 +455,7 @@ def _write_results(session: Session, event: Event, results: Sequence[ReporterRes
     insert_rows(
         session,
         VERDICTS,
-        _VERDICT_COLUMNS,
+        VERDICT_COLUMNS,
         (_verdict_row(event, v, now) for result in changed for v in result.verdicts),
     )
     insert_rows(
@@ -790,7 +790,7 @@ def _extend_event(session: Session, event: Event, new_posts: dict[int, set[int]]
             extended.append({"rid": rid, "digest": EXTENDED_DIGEST})
             if reporter.registered:
                 entry_updates.append(_entry_values(rid, extension.breakdown, now))
-        insert_rows(session, VERDICTS, _VERDICT_COLUMNS, inserts)
+        insert_rows(session, VERDICTS, VERDICT_COLUMNS, inserts)
         if repoints:
             session.execute(
                 update(VERDICTS)

@@ -16,7 +16,8 @@ from app.events.models import Event, Registration
 from app.ingest.driver import INSERT_COLUMNS
 from app.ingest.models import Post
 from app.reporters.models import Account
-from app.scoring.models import LeaderboardEntry
+from app.scoring.models import LeaderboardEntry, PostVerdict
+from app.scoring.service import VERDICT_COLUMNS
 from bench import api, collection, ingest, rescore, run
 from bench.common import BenchDatabase, bench_database, copies_of
 from bench.generate import FLAGSHIP_SLUG, SCALES, STANDING_POSTS, generate
@@ -87,6 +88,33 @@ def test_the_scoring_benchmark_scores_everything_and_incremental_equals_full(gen
     after_incremental = _entries(generated_url)
     rescore.full_rescore(generated_url)
     assert _entries(generated_url) == after_incremental
+
+
+def _verdict_rows(url: str) -> list[tuple[object, ...]]:
+    engine = make_engine(url)
+    verdicts = table(PostVerdict)
+    with engine.connect() as conn:
+        columns = [verdicts.c[name] for name in VERDICT_COLUMNS]
+        rows = conn.execute(select(*columns).order_by(verdicts.c.event_id, verdicts.c.post_id)).all()
+    engine.dispose()
+    return [tuple(row) for row in rows]
+
+
+def test_the_scoring_floor_inserts_exactly_the_verdict_rows_a_cold_rescore_stores(
+    db_kind: str, tmp_path
+) -> None:
+    with bench_database(db_kind, tmp_path) as template, copies_of(template) as copy:
+        engine = template.engine()
+        generate(engine, TINY)
+        engine.dispose()
+        scored, empty = copy(), copy()
+        rescore.full_rescore(scored.url)
+        floor = rescore.verdict_insert(empty.url, rows_from=scored.url)
+        stored = _verdict_rows(scored.url)
+        assert _verdict_rows(empty.url) == stored
+    assert floor["rows"] == len(stored) > 0
+    reasons = VERDICT_COLUMNS.index("reasons")
+    assert any(row[reasons] for row in stored)  # failing verdicts (JSON reasons) are among them
 
 
 def test_the_api_benchmark_app_serves_the_measured_endpoints(generated_url: str) -> None:
@@ -233,3 +261,23 @@ def test_the_report_can_be_written_again_from_saved_figures(tmp_path) -> None:
     saved.write_text(json.dumps({"info": info, "figures": {"ingest/sqlite": figures}}))
     run.rerender(saved, tmp_path / "PERFORMANCE.md")
     assert (tmp_path / "PERFORMANCE.md").read_text() == run.render(run.ingest_rows("sqlite", figures), info)
+
+
+def test_the_scoring_floor_is_reported_beside_the_select() -> None:
+    figures = {
+        "select_s": 1.0,
+        "select_rows": 100,
+        "full_s": 15.0,
+        "verdict_insert_s": 3.9,
+        "verdict_rows": 141,
+        "incremental_s": 0.5,
+        "incremental_reporters": 3,
+        "incremental_posts_of_reporters": 30,
+        "full_rss_kib": 300,
+        "incremental_rss_kib": 100,
+        "select_rss_kib": 100,
+    }
+    floor = next(row for row in run.scoring_rows("postgresql", figures) if row.benchmark.startswith("floor"))
+    assert "141 verdict rows" in floor.benchmark
+    assert floor.ratio == "4.9×"
+    assert floor.met is None  # reported: the target stays the full re-score's
