@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from app.core.db import make_engine, table
+from app.core.settings import get_settings
 from app.events.models import Event
 from app.ingest.models import Post
 from app.scoring.dirty import mark_new_posts
@@ -65,13 +66,15 @@ def select_all(url: str) -> dict[str, Any]:
     return {"seconds": seconds, "rows": rows, "peak_rss_kib": peak_rss_kib()}
 
 
-def full_rescore(url: str) -> dict[str, Any]:
-    """Re-score every event in one transaction (``rescore_events``, what ``bie score --full`` runs)."""
+def full_rescore(url: str, *, processes: int | None = None) -> dict[str, Any]:
+    """Re-score every event in one transaction (``rescore_events``, what ``bie score --full`` runs, with
+    as many child processes as it may use unless ``processes`` says otherwise)."""
     engine = make_engine(url)
+    processes = get_settings().scoring_processes if processes is None else processes
     start = time.perf_counter()
     with Session(engine, expire_on_commit=False) as session:
         events = list(session.execute(select(Event).order_by(Event.id)).scalars())  # type: ignore[arg-type]  # a column
-        rescore_events(session, events)
+        rescore_events(session, events, processes=processes)
         session.commit()
     seconds = time.perf_counter() - start
     engine.dispose()

@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 
 from app.cli.common import console, err_console, handle_errors, unit_of_work
 from app.core.db import get_engine
+from app.core.settings import get_settings
 from app.events import service as events_service
 from app.events.models import Event
 from app.scoring import leaderboard as boards
@@ -37,7 +38,9 @@ def score(
             else list(session.exec(select(Event)).all())
         )
         with console.status(f"scoring {len(events)} event(s)…"):
-            scoring.rescore_events(session, events)  # each reporter's posts read once for all events
+            # each reporter's posts read once for all events; nothing written yet that scoring reads,
+            # so child processes may score (they read committed data)
+            scoring.rescore_events(session, events, processes=get_settings().scoring_processes)
         for item in events:
             err_console.print(f"scored {item.slug}")
         console.print(f"re-scored {len(events)} event(s) in full")

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     login_max_attempts: int = 5
     login_window_s: int = 300
     max_request_bytes: int = 1_000_000
+    # Child processes that score a large full re-score (``bie score --full``), at most one per core;
+    # 0 scores in the command's own process.
+    scoring_processes: int = Field(default=2, ge=0, le=64)
 
 
 @lru_cache

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+import pickle
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -19,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -36,12 +38,14 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.engine import URL
 from sqlmodel import Session
 
-from app.core.db import among, insert_rows, rows_cte, table, writing
+from app.core.db import among, insert_rows, make_engine, rows_cte, table, writing
 from app.events.models import Event, Registration
 from app.ingest.models import Post, PostEngagement
 from app.reporters.models import Account, Reporter, VerificationState
+from app.scoring.children import child_pool, in_order, usable_cores
 from app.scoring.dirty import NEAR_MISS, reporters_with_posts
 from app.scoring.models import (
     EVERY_EVENT,
@@ -162,16 +166,16 @@ def verified_keys_by_reporter(
 
 
 def reporter_facts(session: Session, event: Event, reporter_ids: Iterable[int]) -> dict[int, ReporterFacts]:
-    return reporter_facts_by_event(session, [event], reporter_ids).get(event.id or 0, {})
+    return reporter_facts_by_event(session, [event.id or 0], reporter_ids).get(event.id or 0, {})
 
 
 def reporter_facts_by_event(
-    session: Session, events: Sequence[Event], reporter_ids: Iterable[int]
+    session: Session, event_ids: Sequence[int], reporter_ids: Iterable[int]
 ) -> dict[int, dict[int, ReporterFacts]]:
     """These reporters as each event's scoring sees them (registration, verified accounts), keyed by
     event id, then reporter id; a deleted reporter is neither registered nor verified."""
     ids = list(reporter_ids)
-    if not ids or not events:
+    if not ids or not event_ids:
         return {}
     reporters = session.execute(
         select(REPORTERS.c.id, REPORTERS.c.name, REPORTERS.c.public_listing, REPORTERS.c.deleted_at).where(
@@ -184,7 +188,7 @@ def reporter_facts_by_event(
             select(
                 REGISTRATIONS.c.event_id, REGISTRATIONS.c.reporter_id, REGISTRATIONS.c.registered_at
             ).where(
-                REGISTRATIONS.c.event_id.in_([event.id for event in events]),
+                REGISTRATIONS.c.event_id.in_(list(event_ids)),
                 REGISTRATIONS.c.reporter_id.in_(ids),
                 REGISTRATIONS.c.withdrawn_at.is_(None),
             )
@@ -192,8 +196,7 @@ def reporter_facts_by_event(
     }
     keys = verified_keys_by_reporter(session, ids)
     by_event: dict[int, dict[int, ReporterFacts]] = {}
-    for event in events:
-        event_id = event.id or 0
+    for event_id in event_ids:
         facts = by_event[event_id] = {}
         for row in reporters:
             deleted = row.deleted_at is not None
@@ -413,11 +416,11 @@ VERDICT_COLUMNS = (
 )
 
 
-def _verdict_row(event: Event, v: EnginePostVerdict, now: datetime) -> tuple[Any, ...]:
+def _verdict_row(event_id: int, rules_version: str, v: EnginePostVerdict, now: datetime) -> tuple[Any, ...]:
     """One verdict's values in ``VERDICT_COLUMNS`` order."""
     return (
-        event.id,
-        event.rules_version,
+        event_id,
+        rules_version,
         v.post_id,
         v.reporter_id,
         v.counted,
@@ -432,7 +435,30 @@ def _verdict_row(event: Event, v: EnginePostVerdict, now: datetime) -> tuple[Any
     )
 
 
-def _write_results(session: Session, event: Event, results: Sequence[ReporterResult], now: datetime) -> None:
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """One reporter's result for one event, ready to store: its digest, its verdict rows (in
+    ``VERDICT_COLUMNS`` order) and the breakdown of its entry. Plain values, cheap to send from a child
+    process."""
+
+    reporter_id: int
+    registered: bool
+    digest: str
+    rows: list[tuple[Any, ...]]
+    breakdown: ScoreBreakdown
+
+
+def _prepare(event_id: int, rules_version: str, result: ReporterResult, now: datetime) -> _Prepared:
+    return _Prepared(
+        reporter_id=result.reporter_id,
+        registered=result.registered,
+        digest=_digest(result),
+        rows=[_verdict_row(event_id, rules_version, v, now) for v in result.verdicts],
+        breakdown=result.breakdown,
+    )
+
+
+def _write_results(session: Session, event: Event, results: Sequence[_Prepared], now: datetime) -> None:
     """Store these reporters' verdicts and (unranked) entries for the event, skipping every reporter
     whose result is what was last stored (its digest is unchanged): a re-score that changes nothing
     writes nothing, and ``computed_at`` is when a row last changed."""
@@ -445,24 +471,18 @@ def _write_results(session: Session, event: Event, results: Sequence[ReporterRes
             select(DIGESTS.c.reporter_id, DIGESTS.c.digest).where(*key, DIGESTS.c.reporter_id.in_(chunk))
         ):
             stored[rid] = digest
-    digests = {r.reporter_id: _digest(r) for r in results}
-    changed = [r for r in results if stored.get(r.reporter_id) != digests[r.reporter_id]]
+    changed = [r for r in results if stored.get(r.reporter_id) != r.digest]
     if not changed:
         return
     changed_ids = [r.reporter_id for r in changed]
     _delete_reporters_rows(session, VERDICTS, event, changed_ids)
     _delete_reporters_rows(session, DIGESTS, event, changed_ids)
-    insert_rows(
-        session,
-        VERDICTS,
-        VERDICT_COLUMNS,
-        (_verdict_row(event, v, now) for result in changed for v in result.verdicts),
-    )
+    insert_rows(session, VERDICTS, VERDICT_COLUMNS, (row for result in changed for row in result.rows))
     insert_rows(
         session,
         DIGESTS,
         ("event_id", "rules_version", "reporter_id", "digest"),
-        ((event.id, version, rid, digests[rid]) for rid in changed_ids),
+        ((event.id, version, r.reporter_id, r.digest) for r in changed),
     )
     _delete_reporters_rows(session, ENTRIES, event, [r.reporter_id for r in changed if not r.registered])
     registered = [r for r in changed if r.registered]
@@ -632,18 +652,95 @@ def rerank(session: Session, event: Event, now: datetime) -> None:
 # Reporters scored per round trip: memory stays bounded by this many reporters' posts and results
 # (a 1M-post Congress at once took 1.7 GB), while each round still reads and writes in bulk.
 SCORE_CHUNK = 1000
+# With child processes: smaller chunks, so that the children start soon and the last chunk's write,
+# which nothing overlaps, is short; below CHILDREN_MIN_REPORTERS starting them costs more than it saves.
+CHILD_CHUNK = 200
+CHILDREN_MIN_REPORTERS = 2 * CHILD_CHUNK
 
 
 @dataclass(frozen=True)
-class _EventPlan:
-    """One event of a scoring run and the reporters to score for it."""
+class ChunkPlan:
+    """One event of a scoring run as scoring a chunk of reporters needs it (plain values: a child
+    process gets them once)."""
 
-    event: Event
+    event_id: int
+    rules_version: str
     spec: EventSpec
     rules: Rules
-    wanted: frozenset[int]
+    wanted: frozenset[int]  # the reporters to score for it
     span: tuple[datetime, datetime]  # candidate_span(event)
     engaged: frozenset[str]  # every registered reporter's verified keys: engagement left out
+
+
+_ChunkResults = list[tuple[int, list[_Prepared]]]
+"""(event id, its prepared results) for each event a chunk was scored for."""
+
+
+def _score_chunk(
+    session: Session, plans: Sequence[ChunkPlan], chunk: Sequence[int], now: datetime
+) -> _ChunkResults:
+    """Read one chunk of reporters (facts and posts, one query over the span of the events' candidate
+    windows) and score each for every event that wants them; each reporter's posts are turned into facts
+    and shingled once, whichever events they count for. Reads only; stores nothing."""
+    here = [plan for plan in plans if not plan.wanted.isdisjoint(chunk)]
+    if not here:
+        return []
+    facts = reporter_facts_by_event(session, [plan.event_id for plan in here], chunk)
+    start = min(plan.span[0] for plan in here)
+    end = max(plan.span[1] for plan in here)
+    posts = posts_between(session, chunk, start, end)
+    results: dict[int, list[_Prepared]] = defaultdict(list)
+    with _collector_paused():
+        for rid in chunk:
+            own = posts.pop(rid, [])
+            own.sort(key=_created)  # already so from the query; bisect below relies on it
+            instants = [post.created_at for post in own]
+            memo: ShingleMemo = {}  # one reporter's texts, shared by their events
+            for plan in here:
+                reporter = facts[plan.event_id].get(rid)
+                if rid not in plan.wanted or reporter is None:
+                    continue
+                result = score_reporter(
+                    rules=plan.rules,
+                    event=plan.spec,
+                    reporter=reporter,
+                    posts=own[bisect_left(instants, plan.span[0]) : bisect_left(instants, plan.span[1])],
+                    other_reporters_verified_keys=plan.engaged,
+                    memo=memo,
+                )
+                results[plan.event_id].append(_prepare(plan.event_id, plan.rules_version, result, now))
+    return [(plan.event_id, results.get(plan.event_id, [])) for plan in here]
+
+
+# A child process's database and plans (``_child_start``), for the chunks it is given.
+_CHILD: tuple[Engine, tuple[ChunkPlan, ...]] | None = None
+
+
+def _child_start(path: str) -> None:
+    global _CHILD
+    url, plans = pickle.loads(Path(path).read_bytes())
+    _CHILD = (make_engine(url), plans)
+
+
+def _child_chunk(chunk: Sequence[int], now: datetime) -> _ChunkResults:
+    assert _CHILD is not None, "_child_start runs first"
+    engine, plans = _CHILD
+    with Session(engine) as session:
+        return _score_chunk(session, plans, chunk, now)
+
+
+def _database_url(session: Session) -> str:
+    """The session's database, for a child process to open its own connection to."""
+    return session.get_bind().engine.url.render_as_string(hide_password=False)
+
+
+def _children_for(url: URL, reporters: int, processes: int) -> int:
+    """How many child processes score a scope of this many reporters on this database: none for a
+    small scope, on one core, or for a database other processes cannot open (SQLite in memory)."""
+    shared = url.get_backend_name() != "sqlite" or url.database not in (None, "", ":memory:")
+    if reporters < CHILDREN_MIN_REPORTERS or not shared or usable_cores() < 2:
+        return 0
+    return min(processes, usable_cores())
 
 
 def _score_scope(
@@ -651,18 +748,25 @@ def _score_scope(
     scope: Sequence[tuple[Event, Sequence[int]]],
     now: datetime,
     registered: dict[int | None, list[int]] | None = None,
+    *,
+    processes: int = 0,
 ) -> None:
-    """Score the given reporters of each event and store the results (not the ranks).
+    """Score the given reporters of each event and store the results (not the ranks), chunk by chunk
+    (``_score_chunk``).
 
-    Reporters go in chunks of ``SCORE_CHUNK``; each chunk's posts are read once for every event of the
-    scope (one query over the span of their candidate windows), and each reporter's posts are turned
-    into facts and shingled once, whichever events they count for."""
+    With ``processes`` > 0, a large scope is scored by that many child processes (at most one per core,
+    ``app.scoring.children``) while this one writes each chunk's results as they come, in order. The
+    children read through their own connections, so they see committed data only: pass ``processes``
+    only when this transaction has not written anything scoring reads (posts, accounts, reporters,
+    registrations, engagements), as at the start of ``bie score --full``."""
     if registered is None:  # each event's registered reporters, unless the caller read them already
         registered = {event.id: registered_reporter_ids(session, event.id or 0) for event, _ in scope}
     keys = verified_keys_by_reporter(session, sorted({rid for ids in registered.values() for rid in ids}))
-    plans = [
-        _EventPlan(
-            event=event,
+    events = {event.id or 0: event for event, _ in scope}
+    plans = tuple(
+        ChunkPlan(
+            event_id=event.id or 0,
+            rules_version=event.rules_version,
             spec=event_spec(event),
             rules=rules_for(session, event.rules_version),
             wanted=frozenset(reporter_ids),
@@ -672,41 +776,22 @@ def _score_scope(
             engaged=frozenset().union(*(keys.get(rid, frozenset()) for rid in registered[event.id])),
         )
         for event, reporter_ids in scope
-    ]
+    )
     everyone = sorted(set().union(*(plan.wanted for plan in plans)))
-    for chunk_start in range(0, len(everyone), SCORE_CHUNK):
-        chunk = everyone[chunk_start : chunk_start + SCORE_CHUNK]
-        here = [plan for plan in plans if not plan.wanted.isdisjoint(chunk)]
-        facts = reporter_facts_by_event(session, [plan.event for plan in here], chunk)
-        start = min(plan.span[0] for plan in here)
-        end = max(plan.span[1] for plan in here)
-        posts = posts_between(session, chunk, start, end)
-        results: dict[int, list[ReporterResult]] = defaultdict(list)
-        with _collector_paused():
-            for rid in chunk:
-                own = posts.pop(rid, [])
-                own.sort(key=_created)  # already so from the query; bisect below relies on it
-                instants = [post.created_at for post in own]
-                memo: ShingleMemo = {}  # one reporter's texts, shared by their events
-                for plan in here:
-                    event_id = plan.event.id or 0
-                    reporter = facts[event_id].get(rid)
-                    if rid not in plan.wanted or reporter is None:
-                        continue
-                    results[event_id].append(
-                        score_reporter(
-                            rules=plan.rules,
-                            event=plan.spec,
-                            reporter=reporter,
-                            posts=own[
-                                bisect_left(instants, plan.span[0]) : bisect_left(instants, plan.span[1])
-                            ],
-                            other_reporters_verified_keys=plan.engaged,
-                            memo=memo,
-                        )
-                    )
-        for plan in here:
-            _write_results(session, plan.event, results.pop(plan.event.id or 0, []), now)
+    children = _children_for(session.get_bind().engine.url, len(everyone), processes)
+    if not children:
+        for chunk in _chunks(everyone, SCORE_CHUNK):
+            _write_chunk(session, events, _score_chunk(session, plans, chunk, now), now)
+        return
+    with child_pool(children, _child_start, (_database_url(session), plans)) as pool:
+        chunks = [(chunk, now) for chunk in _chunks(everyone, CHILD_CHUNK)]
+        for scored in in_order(pool, _child_chunk, chunks, ahead=2 * children):
+            _write_chunk(session, events, scored, now)
+
+
+def _write_chunk(session: Session, events: dict[int, Event], scored: _ChunkResults, now: datetime) -> None:
+    for event_id, prepared in scored:
+        _write_results(session, events[event_id], prepared, now)
 
 
 # The digest of a result that new posts extended: it never equals a computed digest (32 hex digits), so
@@ -740,7 +825,7 @@ def _extend_event(session: Session, event: Event, new_posts: dict[int, set[int]]
             for rid, posts in new.items()
         }
         stored = _stored_needed(session, event, needs)
-        facts = reporter_facts_by_event(session, [event], list(new)).get(event.id or 0, {})
+        facts = reporter_facts_by_event(session, [event.id or 0], list(new)).get(event.id or 0, {})
         entries: dict[int, dict[str, Any]] = {}
         for rid, breakdown in session.execute(
             select(ENTRIES.c.reporter_id, ENTRIES.c.breakdown).where(
@@ -782,7 +867,7 @@ def _extend_event(session: Session, event: Event, new_posts: dict[int, set[int]]
             if extension is None:
                 full.add(rid)
                 continue
-            inserts += [_verdict_row(event, verdict, now) for verdict in extension.verdicts]
+            inserts += [_verdict_row(event.id or 0, version, verdict, now) for verdict in extension.verdicts]
             repoints += [
                 {"pid": post_id, "points": points, "computed_at": now}
                 for post_id, points in extension.repointed.items()
@@ -988,9 +1073,12 @@ def rescore_event(session: Session, event: Event, now: datetime | None = None) -
     rescore_events(session, [event], now)
 
 
-def rescore_events(session: Session, events: Sequence[Event], now: datetime | None = None) -> None:
+def rescore_events(
+    session: Session, events: Sequence[Event], now: datetime | None = None, *, processes: int = 0
+) -> None:
     """Full re-score of these events: every candidate reporter of each, then ranks; every reporter's
-    posts are read once for all of them."""
+    posts are read once for all of them. ``processes``: child processes that may score a large scope
+    (see ``_score_scope`` for when a caller may allow them)."""
     now = now or datetime.now(UTC)
     lock_scoring(session)
     scope = []
@@ -1011,7 +1099,7 @@ def rescore_events(session: Session, events: Sequence[Event], now: datetime | No
             delete(ENTRIES).where(ENTRIES.c.event_id == event.id, ENTRIES.c.reporter_id.not_in(registered))
         )
         scope.append((event, reporter_ids))
-    _score_scope(session, scope, now, registered_by_event)
+    _score_scope(session, scope, now, registered_by_event, processes=processes)
     for event in events:
         rerank(session, event, now)
     if session.get_bind().dialect.name == "postgresql":
