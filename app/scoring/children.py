@@ -5,8 +5,9 @@ where a forked child could inherit a lock another thread held). Each child runs 
 once, ``path`` being a file that holds the pickled ``payload`` (sent by file rather than as the
 initializer's arguments: those travel through a pipe that the parent keeps open until it has written
 them all, so a child that died while starting would leave the parent waiting for ever on a large
-write). If a child fails or dies, the pool breaks and the next result taken raises; if this process
-dies, the children read end-of-file from their queue and exit.
+write). If a child fails or dies, the pool breaks and the next result taken raises. If this process
+dies, each child notices within a second (it is re-parented) and exits: a child blocked sending a
+result would otherwise wait for ever, since the result pipe's reading end is open in the children too.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import multiprocessing
 import os
 import pickle
 import tempfile
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -44,13 +47,27 @@ def child_pool(
         pool = ProcessPoolExecutor(
             max_workers=processes,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=initializer,
-            initargs=(str(path),),
+            initializer=_child_main,
+            initargs=(initializer, str(path), os.getpid()),
         )
         try:
             yield pool
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _child_main(initializer: Callable[[str], None], path: str, parent: int) -> None:
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), name="orphan-watch", daemon=True).start()
+    initializer(path)
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_CHECK_S)
+    os._exit(70)  # EX_SOFTWARE: the parent died; nothing of this child's is stored
+
+
+ORPHAN_CHECK_S = 1.0
 
 
 def in_order(

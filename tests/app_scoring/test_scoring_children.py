@@ -5,9 +5,13 @@ in-memory or single-core runs stay in process."""
 from __future__ import annotations
 
 import multiprocessing
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -127,3 +131,68 @@ def test_children_are_used_only_where_they_can_help(
 ) -> None:
     monkeypatch.setattr(scoring, "usable_cores", lambda: cores)
     assert scoring._children_for(make_url(url), reporters, processes) == children
+
+
+# Run in a subprocess: a full re-score by two children whose parent stops after writing the first chunk.
+_STUCK_PARENT = """
+import sys, time
+from app.scoring import service as scoring
+from bench.rescore import full_rescore
+scoring.CHILDREN_MIN_REPORTERS, scoring.CHILD_CHUNK, scoring.usable_cores = 2, 7, lambda: 2
+real = scoring._write_chunk
+def stuck(*args, **kwargs):
+    real(*args, **kwargs)
+    print("written", flush=True)
+    time.sleep(600)
+scoring._write_chunk = stuck
+full_rescore(sys.argv[1], processes=2)
+"""
+
+
+def _live_children(parent: int) -> list[int]:
+    """Processes whose parent is ``parent`` and that have not exited (zombies count as exited)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[1]) == parent and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_children_exit_when_the_re_score_is_killed_and_nothing_is_stored(generated: Engine) -> None:
+    url = generated.url.render_as_string(hide_password=False)
+    with subprocess.Popen(
+        [sys.executable, "-c", _STUCK_PARENT, url], stdout=subprocess.PIPE, text=True, cwd=Path.cwd()
+    ) as process:
+        try:
+            assert process.stdout is not None
+            assert process.stdout.readline().strip() == "written"
+            children = [pid for pid in _live_children(process.pid) if b"spawn_main" in _cmdline(pid)]
+            assert len(children) == 2
+        finally:
+            process.kill()
+            process.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in children if _alive(pid)]
+    assert everything_stored(generated) == [[], [], []]  # the transaction never committed
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
