@@ -17,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -152,13 +153,51 @@ def peak_rss_kib() -> int:
     VmHWM, not ru_maxrss: Linux keeps ru_maxrss across fork+exec, so a worker started by a large
     parent reports the parent's peak (every worker showed the same figure before this).
     """
+    own = _vm_hwm_kib(os.getpid())
+    return own if own is not None else int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def _vm_hwm_kib(pid: int) -> int | None:
     try:
-        for line in Path("/proc/self/status").read_text().splitlines():
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
     except OSError:
         pass
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    return None
+
+
+@contextmanager
+def children_peak_rss(every_s: float = 0.5) -> Iterator[dict[int, int]]:
+    """Peak resident set size (VmHWM, KiB) of each child process of this one while the block runs,
+    by child pid, read from /proc every ``every_s`` (VmHWM only grows, so the last reading is the
+    peak up to then; a child's last ``every_s`` may be missed). Empty where /proc is not there."""
+    peaks: dict[int, int] = {}
+    done = threading.Event()
+    me = str(os.getpid())
+
+    def watch() -> None:
+        while True:
+            for stat in Path("/proc").glob("[0-9]*/stat"):
+                try:
+                    parent = stat.read_text().rsplit(")", 1)[1].split()[1]
+                except (OSError, IndexError):
+                    continue
+                if parent == me:
+                    pid = int(stat.parent.name)
+                    peak = _vm_hwm_kib(pid)
+                    if peak is not None:
+                        peaks[pid] = max(peak, peaks.get(pid, 0))
+            if done.wait(every_s):
+                return
+
+    watcher = threading.Thread(target=watch, name="children-peak-rss", daemon=True)
+    watcher.start()
+    try:
+        yield peaks
+    finally:
+        done.set()
+        watcher.join()
 
 
 def run_worker(module: str, *args: str, env: dict[str, str] | None = None, timeout_s: float = 7200) -> Any:

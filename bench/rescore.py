@@ -24,7 +24,7 @@ from app.events.models import Event
 from app.ingest.models import Post
 from app.scoring.dirty import mark_new_posts
 from app.scoring.service import VERDICT_COLUMNS, rescore_dirty, rescore_events
-from bench.common import BenchDatabase, copies_of, emit, median, peak_rss_kib, run_worker
+from bench.common import BenchDatabase, children_peak_rss, copies_of, emit, median, peak_rss_kib, run_worker
 from bench.generate import new_posts
 
 POSTS = table(Post)
@@ -71,14 +71,23 @@ def full_rescore(url: str, *, processes: int | None = None) -> dict[str, Any]:
     as many child processes as it may use unless ``processes`` says otherwise)."""
     engine = make_engine(url)
     processes = get_settings().scoring_processes if processes is None else processes
-    start = time.perf_counter()
-    with Session(engine, expire_on_commit=False) as session:
-        events = list(session.execute(select(Event).order_by(Event.id)).scalars())  # type: ignore[arg-type]  # a column
-        rescore_events(session, events, processes=processes)
-        session.commit()
-    seconds = time.perf_counter() - start
+    with children_peak_rss() as children:
+        start = time.perf_counter()
+        with Session(engine, expire_on_commit=False) as session:
+            events = list(session.execute(select(Event).order_by(Event.id)).scalars())  # type: ignore[arg-type]  # a column
+            rescore_events(session, events, processes=processes)
+            session.commit()
+        seconds = time.perf_counter() - start
     engine.dispose()
-    return {"seconds": seconds, "events": len(events), "peak_rss_kib": peak_rss_kib()}
+    own = peak_rss_kib()
+    return {
+        "seconds": seconds,
+        "events": len(events),
+        # the scoring children's peaks too (at most, since they need not peak at once)
+        "peak_rss_kib": own + sum(children.values()),
+        "own_rss_kib": own,
+        "children_rss_kib": sorted(children.values()),
+    }
 
 
 def verdict_insert(url: str, *, rows_from: str) -> dict[str, Any]:

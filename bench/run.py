@@ -126,7 +126,7 @@ def scoring_rows(kind: str, figures: dict[str, Any]) -> list[Row]:
             incremental_ratio <= 0.01,
         ),
         Row(
-            "peak memory (VmHWM) of the full re-score / incremental / SELECT",
+            "peak memory (VmHWM) of the full re-score (its scoring children added) / incremental / SELECT",
             kind,
             f"{_mib(figures['full_rss_kib'])} / {_mib(figures['incremental_rss_kib'])}",
             f"SELECT {_mib(figures['select_rss_kib'])}",
