@@ -17,6 +17,7 @@ from sqlalchemy import (
     CTE,
     Dialect,
     Engine,
+    Insert,
     Integer,
     String,
     Table,
@@ -189,14 +190,22 @@ class Columns:
 
 
 def insert_rows(
-    session: Session, target: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    session: Session,
+    target: Table,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    statement: Insert | None = None,
 ) -> None:
     """One ``executemany`` INSERT of ``rows`` (tuples in the order of ``columns``) in the session's
     transaction, each value bound by its column's own type (``Columns``) exactly as
     ``session.execute(insert(...), dicts)`` binds it, without SQLAlchemy's per-row parameter handling
-    (the bulk of a large insert's cost in Python)."""
+    (the bulk of a large insert's cost in Python). ``statement``: the INSERT into ``target`` to run, if
+    not the plain one (one with an ON CONFLICT clause, say)."""
     dialect = session.get_bind().dialect
-    compiled = insert(target).compile(dialect=dialect, column_keys=list(columns))
+    compiled = (insert(target) if statement is None else statement).compile(
+        dialect=dialect, column_keys=list(columns)
+    )
     defaulted = sorted(set(compiled.params) - set(columns))
     if defaulted:  # insert() would fill these from Python-side defaults, row by row
         raise ValueError(f"insert_rows into {target.name} needs values for {', '.join(defaulted)}")

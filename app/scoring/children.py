@@ -15,6 +15,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import signal
 import tempfile
 import threading
 import time
@@ -57,6 +58,9 @@ def child_pool(
 
 
 def _child_main(initializer: Callable[[str], None], path: str, parent: int) -> None:
+    # Ctrl-C in a terminal reaches the whole process group: the parent alone decides (it cancels what
+    # is queued, waits for the running work and rolls back), so the children do not print tracebacks.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_when_orphaned, args=(parent,), name="orphan-watch", daemon=True).start()
     initializer(path)
 

@@ -12,11 +12,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, select
-from sqlalchemy import insert as sql_insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from app.core.db import table
+from app.core.db import insert_rows, table
+from app.core.types import utcnow
 from app.events.models import Event, Registration
 from app.ingest.models import Post, PostEngagement
 from app.reporters.models import Account
@@ -34,7 +34,8 @@ REGISTRATIONS = table(Registration)
 
 
 def _queue(session: Session, pairs: Iterable[tuple[int, int]], *, only_new: bool = False) -> None:
-    rows = [{"reporter_id": rid, "event_id": eid, "only_new": only_new} for rid, eid in sorted(set(pairs))]
+    now = utcnow()
+    rows = [(rid, eid, now, only_new) for rid, eid in sorted(set(pairs))]
     if not rows:
         return
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
@@ -45,16 +46,14 @@ def _queue(session: Session, pairs: Iterable[tuple[int, int]], *, only_new: bool
     # take the mark, score without our uncommitted posts, and leave them unscored with no mark left.
     # Marks are locked in (reporter, event) order here and in ``rescore_pending``: no deadlock.
     # A mark stays "only new posts" only while every change it stands for is one.
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["reporter_id", "event_id"],
-            set_={
-                "marked_at": statement.excluded.marked_at,
-                "only_new": and_(marks.c.only_new, statement.excluded.only_new),
-            },
-        ),
-        rows,
+    upsert = statement.on_conflict_do_update(
+        index_elements=["reporter_id", "event_id"],
+        set_={
+            "marked_at": statement.excluded.marked_at,
+            "only_new": and_(marks.c.only_new, statement.excluded.only_new),
+        },
     )
+    insert_rows(session, marks, ("reporter_id", "event_id", "marked_at", "only_new"), rows, statement=upsert)
 
 
 def mark_dirty(session: Session, reporter_ids: Iterable[int | None]) -> None:
@@ -125,11 +124,7 @@ def mark_new_posts(
             if start - NEAR_MISS <= at < end + NEAR_MISS
         }
     )
-    if rows:
-        session.execute(
-            sql_insert(table(ScoreNewPost)),
-            [{"reporter_id": rid, "event_id": eid, "post_id": pid} for rid, eid, pid in rows],
-        )
+    insert_rows(session, table(ScoreNewPost), ("reporter_id", "event_id", "post_id"), rows)
     _queue(session, ((rid, eid) for rid, eid, _ in rows), only_new=True)
 
 

@@ -9,6 +9,7 @@ incremental update equals a full re-score.
 
 from __future__ import annotations
 
+import atexit
 import gc
 import hashlib
 import json
@@ -719,7 +720,9 @@ _CHILD: tuple[Engine, tuple[ChunkPlan, ...]] | None = None
 def _child_start(path: str) -> None:
     global _CHILD
     url, plans = pickle.loads(Path(path).read_bytes())
-    _CHILD = (make_engine(url), plans)
+    engine = make_engine(url)
+    atexit.register(engine.dispose)  # close its connections properly when the pool shuts down
+    _CHILD = (engine, plans)
 
 
 def _child_chunk(chunk: Sequence[int], now: datetime) -> _ChunkResults:
