@@ -135,7 +135,7 @@ def test_children_are_used_only_where_they_can_help(
 
 # Run in a subprocess: a full re-score by two children whose parent stops after writing the first chunk.
 _STUCK_PARENT = """
-import sys, time
+import sys, threading
 from app.scoring import service as scoring
 from bench.rescore import full_rescore
 scoring.CHILDREN_MIN_REPORTERS, scoring.CHILD_CHUNK, scoring.usable_cores = 2, 7, lambda: 2
@@ -143,7 +143,7 @@ real = scoring._write_chunk
 def stuck(*args, **kwargs):
     real(*args, **kwargs)
     print("written", flush=True)
-    time.sleep(600)
+    threading.Event().wait()  # until killed
 scoring._write_chunk = stuck
 full_rescore(sys.argv[1], processes=2)
 """
